@@ -1,0 +1,36 @@
+# mathmine: `make iterate` (sets itself up, runs the loop on the bundled sample) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+ARGS ?=
+
+.PHONY: setup iterate test bench lint report package clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+iterate: $(STAMP)
+	$(VENV)/bin/mathmine iterate $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest -q -ra tests $(ARGS)
+
+bench: $(STAMP)
+	bash tests/bench/datatrove/setup.sh
+	$(PY) -m tests.bench.run $(ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check pipeline jobs tests
+
+package: $(STAMP)
+	$(PY) -c "from pipeline.spark import package_zip; print(package_zip('dist'))"
+
+clean:
+	rm -rf work .pytest_cache .ruff_cache dist build *.egg-info

@@ -1,0 +1,1 @@
+"""Thin Spark drivers, one per stage, and the `mathmine` command line."""

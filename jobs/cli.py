@@ -1,0 +1,91 @@
+"""The `mathmine` command line (DESIGN.md section 3)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from jobs.common import setup_logging
+from pipeline.config import ConfigError, load_settings
+from pipeline.storage import StorageError
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--conf", help="YAML config (default conf/default.yaml)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one config key, e.g. --set extract.backend=trafilatura")
+    parser.add_argument("-v", "--verbose", action="store_true")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mathmine", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="WARC files -> pages table (Parquet)")
+    p.add_argument("--input", required=True, help="glob, warc.paths[.gz] manifest, s3://..., https://...")
+    p.add_argument("--out", required=True, help="output folder of the pages table")
+    p.add_argument("--force", action="store_true", help="redo WARCs an earlier run finished")
+    _common(p)
+
+    p = sub.add_parser("extract", help="print the extracted main text of one HTML file")
+    p.add_argument("file", help="an HTML file")
+    p.add_argument("--url", default="", help="the page's URL (helps the extractor)")
+    p.add_argument("--json", action="store_true", help="print text, math markup and charset as JSON")
+    _common(p)
+
+    p = sub.add_parser("iterate", help="run the whole loop over a run folder (resumes)")
+    p.add_argument("--work", help="run folder (default: work_dir from config)")
+    p.add_argument("--iterations", type=int, help="classifier iterations (later stages)")
+    p.add_argument("--force", action="store_true", help="redo finished steps")
+    _common(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    try:
+        settings = load_settings(args.conf, args.overrides)
+        if args.command == "extract":
+            from pipeline.extract import extract_text
+
+            path = Path(args.file)
+            try:
+                body = path.read_bytes()
+            except OSError as exc:
+                raise StorageError(str(path), "missing_file", exc.strerror or str(exc)) from exc
+            result = extract_text(body, settings.extract, url=args.url)
+            if args.json:
+                print(json.dumps({"text": result.text, "math_markup": result.math_markup,
+                                  "charset": result.charset}, ensure_ascii=False))
+            else:
+                print(result.text)
+            return 0
+        if args.command == "ingest":
+            from jobs import ingest
+
+            stats = ingest.run(args.input, args.out, settings, force=args.force)
+            print(ingest.summary_line(stats))
+            return 0 if stats["invariant_holds"] else 1
+        if args.command == "iterate":
+            from jobs import iterate
+
+            iterate.print_summary(iterate.run(settings, args.work, force=args.force))
+            return 0
+    except ConfigError as exc:
+        print(f"mathmine: config error: {exc}", file=sys.stderr)
+        return 2
+    except StorageError as exc:
+        print(f"mathmine: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        logging.getLogger(__name__).warning("interrupted")
+        return 130
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,328 @@
+"""Ingest one WARC file into one Parquet part of the `pages` table (plain Python, no Spark).
+
+Every record read is counted exactly once: kept, or dropped with a reason, so that
+`records_read == pages_kept + sum(dropped.values())` always holds (tests check it). The part
+is written to a temporary file and published atomically, then a small `_parts/*.json` file
+records that the WARC is done; a rerun skips WARCs with that file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import urlsplit
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline import storage
+from pipeline.config import ExtractSettings, Settings
+from pipeline.extract import ExtractError, ExtractTimeout, GuardedExtractor
+from pipeline.warc import CorruptRegion, iter_warc, parse_http_response
+
+log = logging.getLogger(__name__)
+
+PAGES_SCHEMA = pa.schema([
+    ("id", pa.string()),
+    ("url", pa.string()),
+    ("host", pa.string()),
+    ("domain", pa.string()),
+    ("path", pa.string()),
+    ("warc_path", pa.string()),
+    ("warc_offset", pa.int64()),
+    ("fetch_time", pa.timestamp("us", tz="UTC")),
+    ("charset", pa.string()),
+    ("html_bytes", pa.int32()),
+    ("text", pa.string()),
+    ("text_chars", pa.int32()),
+    ("math_markup", pa.list_(pa.string())),
+])
+
+# Drop reasons, in the order the checks run. Stable names: they are keys of _stats.json.
+DROP_REASONS = (
+    "not_response", "corrupt_record", "truncated", "not_http", "bad_url", "non_200", "non_html",
+    "too_large", "decode_error", "extract_timeout", "extract_error", "empty_text",
+)
+MAX_PROBLEMS_PER_FILE = 50
+PARTS_DIR = "_parts"
+
+
+@dataclass
+class FileStats:
+    warc_path: str
+    status: str = "done"  # done | skipped (finished by an earlier run) | failed
+    part: str = ""
+    records_read: int = 0
+    html_responses: int = 0
+    pages_kept: int = 0
+    dropped: Counter = field(default_factory=Counter)
+    math_pages: int = 0
+    markups: Counter = field(default_factory=Counter)
+    corrupt_regions: int = 0
+    failure: str = ""  # file-level reason when status == failed (missing_file, read_error)
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def drop(self, reason: str, offset: int | None = None, detail: str = "") -> None:
+        self.dropped[reason] += 1
+        if offset is not None and reason not in ("not_response", "non_200", "non_html", "not_http"):
+            self.problem(reason, offset, detail)
+
+    def problem(self, reason: str, offset: int, detail: str) -> None:
+        log.warning("%s@%d: %s %s", self.warc_path, offset, reason, detail)
+        if len(self.problems) < MAX_PROBLEMS_PER_FILE:
+            self.problems.append({"offset": offset, "reason": reason, "detail": detail[:300]})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "warc_path": self.warc_path, "status": self.status, "part": self.part,
+            "records_read": self.records_read, "html_responses": self.html_responses,
+            "pages_kept": self.pages_kept, "dropped": dict(sorted(self.dropped.items())),
+            "math_pages": self.math_pages, "markups": dict(sorted(self.markups.items())),
+            "corrupt_regions": self.corrupt_regions, "failure": self.failure,
+            "problems": self.problems, "seconds": round(self.seconds, 3),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FileStats:
+        data = dict(data)
+        data["dropped"] = Counter(data.get("dropped", {}))
+        data["markups"] = Counter(data.get("markups", {}))
+        return cls(**data)
+
+
+@lru_cache(maxsize=1)
+def _tld_extractor() -> Any:
+    import tldextract
+
+    # suffix_list_urls=() uses the snapshot bundled with the package: never a network fetch.
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+
+def split_url(url: str) -> tuple[str, str, str]:
+    """(host, registered domain, path) of a URL; host lower-cased, no port."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").rstrip(".")
+    extracted = _tld_extractor()(host)
+    domain = extracted.top_domain_under_public_suffix or host
+    return host, domain, parts.path or "/"
+
+
+def part_name(warc_path: str) -> str:
+    """Output part for a WARC: its file name plus a hash of its full path, so names never clash."""
+    name = PurePosixPath(urlsplit(warc_path).path if "://" in warc_path else warc_path).name
+    for suffix in (".gz", ".warc"):
+        name = name.removesuffix(suffix)
+    digest = hashlib.sha1(warc_path.encode()).hexdigest()[:8]
+    return f"{name}-{digest}.parquet"
+
+
+def _is_html(content_type: str, identified: str, body: bytes, settings: Settings) -> bool:
+    types = settings.ingest.html_types
+    if content_type:
+        return content_type in types
+    if identified:
+        return identified.split(";", 1)[0].strip().lower() in types
+    if not settings.ingest.sniff_untyped:
+        return False
+    head = body[:1024].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html")) or b"<html" in head
+
+
+_extractors: dict[str, GuardedExtractor] = {}
+
+
+def get_extractor(settings: ExtractSettings) -> GuardedExtractor:
+    """One child extractor per Python worker and settings, reused by every task it runs."""
+    key = json.dumps(settings.__dict__, sort_keys=True)
+    if key not in _extractors:
+        _extractors[key] = GuardedExtractor(settings)
+    return _extractors[key]
+
+
+def iter_pages(warc_path: str, settings: Settings, stats: FileStats,
+               extractor: GuardedExtractor | None = None) -> Iterable[dict[str, Any]]:
+    """Yield `pages` rows of one WARC, counting every record in `stats`."""
+    extractor = extractor or get_extractor(settings.extract)
+    name = PurePosixPath(urlsplit(warc_path).path if "://" in warc_path else warc_path).name
+    last_log = time.monotonic()
+
+    def open_at(offset: int) -> Any:
+        return storage.open_at(warc_path, settings.storage, offset)
+
+    for item in iter_warc(open_at, read_limit=settings.ingest.max_html_bytes):
+        if isinstance(item, CorruptRegion):
+            stats.corrupt_regions += 1
+            where = f"resumed at {item.resumed_at}" if item.resumed_at is not None else "nothing after it"
+            stats.problem("corrupt_region", item.offset, f"{item.detail}; {where}")
+            continue
+        stats.records_read += 1
+        if time.monotonic() - last_log > settings.ingest.log_every_s:
+            last_log = time.monotonic()
+            log.info("%s: %d records, %d pages kept", warc_path, stats.records_read, stats.pages_kept)
+        if item.record_type != "response":
+            if not item.record_type and item.truncated:
+                stats.drop("truncated", item.offset, "file ends inside a WARC header")
+            else:
+                stats.drop("not_response")
+            continue
+        if item.error:
+            stats.drop("corrupt_record", item.offset, item.error)
+            continue
+        if item.truncated:
+            stats.drop("truncated", item.offset, f"block has {len(item.block or b'')} of "
+                       f"{item.content_length} bytes")
+            continue
+        response = parse_http_response(item.block or b"")
+        if response is None:
+            stats.drop("not_http")
+            continue
+        url = item.target_uri
+        if not url.lower().startswith(("http://", "https://")):
+            stats.drop("bad_url", item.offset, repr(url[:200]))
+            continue
+        if response.status not in settings.ingest.keep_status:
+            stats.drop("non_200")
+            continue
+        identified = item.headers.get("WARC-Identified-Payload-Type", "")
+        if not _is_html(response.content_type, identified, response.body, settings):
+            stats.drop("non_html")
+            continue
+        stats.html_responses += 1
+        if item.oversized:
+            stats.drop("too_large", item.offset, f"{item.content_length} bytes")
+            continue
+        if response.body_error:
+            stats.drop("decode_error", item.offset, response.body_error)
+            continue
+        try:
+            extraction = extractor.extract(response.body, url, response.charset)
+        except ExtractTimeout as exc:
+            stats.drop("extract_timeout", item.offset, str(exc))
+            continue
+        except ExtractError as exc:
+            stats.drop("extract_error", item.offset, str(exc))
+            continue
+        if len(extraction.text) < max(1, settings.extract.min_text_chars):
+            stats.drop("empty_text")
+            continue
+        host, domain, path = split_url(url)
+        stats.pages_kept += 1
+        if extraction.math_markup:
+            stats.math_pages += 1
+            stats.markups.update(extraction.math_markup)
+        yield {
+            "id": f"{name}:{item.offset}",
+            "url": url,
+            "host": host,
+            "domain": domain,
+            "path": path,
+            "warc_path": warc_path,
+            "warc_offset": item.offset,
+            "fetch_time": item.date,
+            "charset": extraction.charset,
+            "html_bytes": len(response.body),
+            "text": extraction.text,
+            "text_chars": len(extraction.text),
+            "math_markup": extraction.math_markup,
+        }
+
+
+def _write_part(rows: Iterable[dict[str, Any]], dest: str, settings: Settings) -> None:
+    compression = settings.ingest.parquet_compression
+    local_dest = storage.scheme_of(dest) == "file"
+    tmp_dir = os.path.dirname(dest) if local_dest else None
+    fd, tmp = tempfile.mkstemp(prefix=".inflight-", suffix=".parquet", dir=tmp_dir)
+    os.close(fd)
+    try:
+        with pq.ParquetWriter(tmp, PAGES_SCHEMA, compression=None if compression == "none" else compression,
+                              write_statistics=True) as writer:
+            batch: list[dict[str, Any]] = []
+            written = False
+            for row in rows:
+                batch.append(row)
+                if len(batch) >= settings.ingest.row_group_rows:
+                    writer.write_table(pa.Table.from_pylist(batch, PAGES_SCHEMA))
+                    batch, written = [], True
+            if batch or not written:  # a WARC with no pages still gets a part with the schema
+                writer.write_table(pa.Table.from_pylist(batch, PAGES_SCHEMA))
+        if local_dest:
+            os.replace(tmp, dest)
+        else:
+            with open(tmp, "rb") as fh:
+                storage.write_bytes_atomic(dest, fh.read(), settings.storage)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def ingest_warc(warc_path: str, out_dir: str, settings: Settings, force: bool = False,
+                extractor: GuardedExtractor | None = None) -> FileStats:
+    """Turn one WARC into `out_dir/<part>.parquet`; skip it if an earlier run finished it."""
+    part = part_name(warc_path)
+    dest = storage.join(out_dir, part)
+    done_marker = storage.join(out_dir, f"{PARTS_DIR}/{part}.json")
+    if not force and storage.exists(done_marker, settings.storage):
+        previous = FileStats.from_dict(json.loads(storage.read_bytes(done_marker, settings.storage)))
+        previous.status = "skipped"
+        return previous
+    stats = FileStats(warc_path=warc_path, part=part)
+    start = time.monotonic()
+    if storage.scheme_of(dest) == "file":
+        os.makedirs(out_dir, exist_ok=True)
+    try:
+        _write_part(iter_pages(warc_path, settings, stats, extractor), dest, settings)
+    except storage.StorageError as exc:
+        # Missing or unreadable file: counted, logged, no part; the other files go on.
+        log.error("%s: %s", warc_path, exc)
+        stats.status = "failed"
+        stats.failure = exc.kind
+        stats.problems.append({"offset": None, "reason": exc.kind, "detail": exc.detail[:300]})
+        stats.seconds = time.monotonic() - start
+        return stats
+    stats.seconds = time.monotonic() - start
+    storage.write_bytes_atomic(done_marker, json.dumps(stats.to_dict(), sort_keys=True).encode(),
+                               settings.storage)
+    return stats
+
+
+def merge_stats(files: list[FileStats], settings: Settings) -> dict[str, Any]:
+    """The `_stats.json` of an ingest run: totals, drop reasons, failed files, and the invariant."""
+    dropped: Counter = Counter()
+    markups: Counter = Counter()
+    failed: Counter = Counter()
+    for f in files:
+        dropped.update(f.dropped)
+        markups.update(f.markups)
+        if f.status == "failed":
+            failed[f.failure] += 1
+    totals = {
+        key: sum(getattr(f, key) for f in files)
+        for key in ("records_read", "html_responses", "pages_kept", "math_pages", "corrupt_regions")
+    }
+    balanced = totals["records_read"] == totals["pages_kept"] + sum(dropped.values())
+    return {
+        "stage": "ingest",
+        "files": len(files),
+        "files_done": sum(f.status == "done" for f in files),
+        "files_skipped": sum(f.status == "skipped" for f in files),
+        "files_failed": dict(sorted(failed.items())),
+        **totals,
+        "dropped": {reason: dropped.get(reason, 0) for reason in DROP_REASONS},
+        "markups": dict(sorted(markups.items())),
+        "invariant": "records_read == pages_kept + sum(dropped)",
+        "invariant_holds": balanced,
+        "backend": settings.extract.backend,
+        "config_fingerprint": settings.fingerprint("ingest", "extract"),
+        "per_file": [f.to_dict() for f in sorted(files, key=lambda f: f.warc_path)],
+    }
