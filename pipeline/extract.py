@@ -248,12 +248,44 @@ def _finish(text: str, seen: set[str], count: int, charset: str) -> Extraction:
     return Extraction(text=text, math_markup=sorted(seen), charset=charset, formulas=count)
 
 
+def _keep_prose_lists(tree: Any) -> None:
+    """Resiliparse's main-content mode drops every <ul> as navigation, and with it the lists of
+    conditions and steps that math pages are full of. A <ul> whose text is mostly not link text,
+    or that holds math, is content: re-tag it <ol>, which the heuristic keeps (bullets become
+    numbers)."""
+    # Innermost first: an outer list is re-created from its inner HTML, so inner ones must
+    # already be converted by then.
+    for ul in reversed(tree.document.query_selector_all("ul")):
+        text = ul.text or ""
+        words = len(text.split())
+        has_math = _OPEN in text or "\\(" in text or "$" in text
+        if not has_math:
+            if words < 8:
+                continue
+            if ul.query_selector("ul, ol, nav"):
+                continue  # nested lists without math are menus far more often than content
+            link_words = sum(len((a.text or "").split()) for a in ul.query_selector_all("a"))
+            if link_words / words >= 0.5:
+                continue
+        if has_math:
+            # Links inside a math list (a proof's steps citing lemmas) would make the list look
+            # like a menu to the link-density check: keep their text, drop the links.
+            for a in ul.query_selector_all("a"):
+                if a.parent is not None:
+                    a.parent.replace_child(tree.create_text_node(a.text or ""), a)
+        ol = tree.create_element("ol")
+        ol.inner_html = ul.inner_html
+        if ul.parent is not None:
+            ul.parent.replace_child(ol, ul)
+
+
 def _extract_resiliparse(html: str, settings: ExtractSettings) -> tuple[str, set[str], int]:
     from resiliparse.extract.html2text import extract_plain_text
     from resiliparse.parse.html import HTMLTree
 
     tree = HTMLTree.parse(html)
     seen, count = _rewrite_math(_ResiliparseDom(tree))
+    _keep_prose_lists(tree)
     text = extract_plain_text(
         tree, preserve_formatting=True, main_content=True, list_bullets=True,
         alt_texts=False, links=False, form_fields=False, noscript=False,

@@ -2,8 +2,8 @@
 
 Jobs stay thin: they hand plain functions from `pipeline` to the helpers here. Local mode binds
 to 127.0.0.1 and runs Python workers with the interpreter running the driver; on a cluster
-(`spark.master` in config or SPARK_MASTER) the `pipeline` package is zipped and shipped to the
-executors with addPyFile, so the same job runs under `spark-submit` unchanged.
+(`spark.master` in config or SPARK_MASTER) the `pipeline` and `jobs` packages are zipped and shipped
+to the executors with addPyFile, so the same job runs under `spark-submit` unchanged.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+# Both ship: the task functions the jobs hand to Spark (e.g. jobs.ingest._ingest_task) are
+# pickled by reference, so executors must import `jobs` as well as `pipeline`.
+SHIPPED_PACKAGES = ("pipeline", "jobs")
 
 
 def is_local(master: str) -> bool:
@@ -33,11 +36,12 @@ def is_local(master: str) -> bool:
 
 
 def package_zip(dest_dir: str | None = None) -> str:
-    """Zip the `pipeline` package (sources only, fixed timestamps) for shipping to executors."""
+    """Zip `pipeline` and `jobs` (sources only, fixed timestamps) for shipping to executors."""
+    root = PACKAGE_DIR.parent
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted(PACKAGE_DIR.rglob("*.py")):
-            arcname = str(Path("pipeline") / path.relative_to(PACKAGE_DIR))
+        for path in sorted(p for name in SHIPPED_PACKAGES for p in (root / name).rglob("*.py")):
+            arcname = path.relative_to(root).as_posix()
             info = zipfile.ZipInfo(arcname, date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, path.read_bytes())

@@ -78,7 +78,7 @@ def s3_client(settings: StorageSettings, bucket: str) -> Any:
         if key not in _clients:
             config = Config(
                 # Retries are ours (see _retrying): they count, log and resume mid-body.
-                retries={"max_attempts": 1, "mode": "standard"},
+                retries={"total_max_attempts": 1, "mode": "standard"},
                 read_timeout=settings.read_timeout_s,
                 connect_timeout=min(30.0, settings.read_timeout_s),
                 signature_version=UNSIGNED if anonymous else None,
