@@ -161,7 +161,8 @@ class _ResiliparseDom:
         self.root = tree.document
 
     def select(self, css: str, under: Any = None) -> list[Any]:
-        return list((under if under is not None else self.root).query_selector_all(css))
+        # .values(): indexing a NodeList walks it from the start each time (quadratic).
+        return (under if under is not None else self.root).query_selector_all(css).values()
 
     @staticmethod
     def attr(el: Any, name: str) -> str:
@@ -255,22 +256,22 @@ def _keep_prose_lists(tree: Any) -> None:
     numbers)."""
     # Innermost first: an outer list is re-created from its inner HTML, so inner ones must
     # already be converted by then.
-    for ul in reversed(tree.document.query_selector_all("ul")):
+    for ul in reversed(tree.document.query_selector_all("ul").values()):
         text = ul.text or ""
         words = len(text.split())
-        has_math = _OPEN in text or "\\(" in text or "$" in text
+        has_math = _OPEN in text or _TEX_DELIMS.search(text) is not None
         if not has_math:
             if words < 8:
                 continue
             if ul.query_selector("ul, ol, nav"):
                 continue  # nested lists without math are menus far more often than content
-            link_words = sum(len((a.text or "").split()) for a in ul.query_selector_all("a"))
+            link_words = sum(len((a.text or "").split()) for a in ul.query_selector_all("a").values())
             if link_words / words >= 0.5:
                 continue
         if has_math:
             # Links inside a math list (a proof's steps citing lemmas) would make the list look
             # like a menu to the link-density check: keep their text, drop the links.
-            for a in ul.query_selector_all("a"):
+            for a in ul.query_selector_all("a").values():
                 if a.parent is not None:
                     a.parent.replace_child(tree.create_text_node(a.text or ""), a)
         ol = tree.create_element("ol")

@@ -1,15 +1,21 @@
 """Deterministic demo crawl for mathmine.
 
-``build_sample(out_dir, seed)`` writes a tiny Common-Crawl-like corpus: four
-gzipped WARC files with ~320 HTML pages on made-up hosts (math Q&A, course
-notes, wikis, blogs, news, recipes, travel, sports, reviews), a seed corpus of
-math texts, a small benchmark file and ground-truth labels.  Every later stage
-of the pipeline (WARC reading, HTML/math extraction, fastText recall, domain
-and URL-path discovery, dedup, decontamination) can be tested offline on it.
+``build_sample(out_dir, seed)`` writes a tiny Common-Crawl-like corpus: four gzipped WARC
+files with ~300 HTML pages on made-up hosts (math Q&A, course notes, wikis, blogs, news,
+recipes, travel, sports, reviews), a seed corpus of math texts, a small benchmark file and
+ground-truth labels, so every later stage of the pipeline (WARC reading, HTML/math
+extraction, fastText recall, domain and URL-path discovery, dedup, decontamination) can be
+tested offline.
 
-All randomness comes from ``random.Random(seed)``; WARC record ids, dates and
-gzip headers are derived from the seed, so the output is byte-identical for a
-given seed.
+Label semantics (``labels.jsonl``, one line per HTML 200 response):
+
+- ``domain`` is the URL host (``blog.example.co.uk``), since all hosts share ``example.*``;
+- ``near_dup_of`` points at the original page; copies never point at copies, so every
+  duplicate cluster is one original plus the pages naming it;
+- ``formulas`` are the exact TeX strings the page embeds (HTML-escaped inside the page).
+
+All randomness comes from ``random.Random(seed)``; WARC record ids, dates and gzip headers
+are derived from the seed, so the output is byte-identical for a given seed (and zlib).
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fractions import Fraction
-from math import comb, exp, factorial, gcd, isqrt, log, sqrt
+from math import acos, comb, degrees, exp, factorial, gcd, isqrt, log, sqrt
 from pathlib import Path
 from urllib.parse import quote
 
@@ -809,7 +815,7 @@ def _g_quadratic(rng: Rng) -> MathDoc:
     s = isqrt(disc)
     x1, x2 = (-b + s) // (2 * a), (-b - s) // (2 * a)
     kw = dict(lhs=_poly([a, b, c]), a=a, b=b, c=c, pb=_par(b), pc=_par(c), d=disc, s=s,
-              nb=-b, ta=2 * a, x1=x1, x2=x2, sm=_ftex(Fraction(-b, a)),
+              nb=-b, ta=2 * a, x1=x1, x2=x2, sm=_ftex(Fraction(-b, a)), fx1=_lin(x1),
               pr=_ftex(Fraction(c, a)),
               fact=("" if a == 1 else str(a)) + f"({_lin(x1)})({_lin(x2)})")
     q = rng.choice([
@@ -832,7 +838,7 @@ def _g_quadratic(rng: Rng) -> MathDoc:
         r"$$x_{1,2} = \frac{@nb \pm @s}{@ta},$$ that is $x_1 = @x1$ and $x_2 = @x2$.",
         r"To check, use Vieta's formulas: the sum of the roots must be $-\frac{b}{a} = @sm$ and "
         r"the product must be $\frac{c}{a} = @pr$. Both hold, and indeed the polynomial "
-        r"factors as $$@lhs = @fact.$$ If you divide by a factor like $x - @x1$ you silently "
+        r"factors as $$@lhs = @fact.$$ If you divide by a factor like $@fx1$ you silently "
         r"drop the root $x = @x1$, which is the usual way a solution gets lost.",
     )
     intro = _p(
@@ -1185,10 +1191,10 @@ def _g_linsys(rng: Rng) -> MathDoc:
 def _g_eigen(rng: Rng) -> MathDoc:
     m, d = rng.randint(-3, 6), rng.randint(1, 5)
     l1, l2 = m + d, m - d
-    kw = dict(m=m, d=d, l1=l1, l2=l2, tr=2 * m, det=m * m - d * d,
+    kw = dict(m=m, d=d, l1=l1, l2=l2, pl1=_par(l1), tr=2 * m, det=m * m - d * d,
               cp=_poly([1, -2 * m, m * m - d * d], r"\lambda"),
               f1=_lin(l1, r"\lambda"), f2=_lin(l2, r"\lambda"), pd=_par(d),
-              mm1=_poly([-1, m], r"\lambda"))
+              mm1=(f"{m} - " if m else "-") + r"\lambda")
     q_txt = (r"Find the eigenvalues and eigenvectors of $$A = \begin{pmatrix} @m & @d \\ @d & @m "
              r"\end{pmatrix}.$$ Is $A$ diagonalizable?")
     ans = [
@@ -1196,7 +1202,7 @@ def _g_eigen(rng: Rng) -> MathDoc:
         r"(@f1)(@f2),$$ so the eigenvalues are $\lambda_1 = @l1$ and $\lambda_2 = @l2$. As a "
         r"check, $\lambda_1 + \lambda_2 = @tr = \operatorname{tr} A$ and "
         r"$\lambda_1 \lambda_2 = @det = \det A$.",
-        r"For $\lambda_1 = @l1$, the matrix $A - @l1 I$ has both rows proportional to "
+        r"For $\lambda_1 = @l1$, the matrix $A - @pl1 I$ has both rows proportional to "
         r"$(-1, 1)$, so the eigenvectors are the nonzero multiples of $(1, 1)^T$. For "
         r"$\lambda_2 = @l2$ we get the multiples of $(1, -1)^T$.",
         r"Two distinct eigenvalues give two independent eigenvectors, so $A$ is diagonalizable: "
@@ -1626,7 +1632,7 @@ def _g_vectors(rng: Rng) -> MathDoc:
             break
     dot = sum(a * b for a, b in zip(u, v, strict=True))
     nu, nv = sum(a * a for a in u), sum(b * b for b in v)
-    ang = _dec(180 / 3.141592653589793 * __import__("math").acos(dot / sqrt(nu * nv)), 1)
+    ang = _dec(degrees(acos(dot / sqrt(nu * nv))), 1)
     kw = dict(u=", ".join(map(str, u)), v=", ".join(map(str, v)), dot=dot, nu=nu, nv=nv,
               su=_sqrt_eq(nu), sv=_sqrt_eq(nv), ang=ang, cr=", ".join(map(str, cr)),
               prods=" + ".join(f"{_par(a)} \\cdot {_par(b)}" for a, b in zip(u, v, strict=True)))
@@ -1662,7 +1668,7 @@ def _g_byparts(rng: Rng) -> MathDoc:
     if rng.random() < 0.5:
         a = rng.randint(2, 5)
         val = ((a - 1) * exp(a) + 1) / (a * a)
-        kw = dict(a=a, a2=a * a, am1=a - 1, val=_dec(val, 4))
+        kw = dict(a=a, a2=a * a, am1="" if a == 2 else a - 1, val=_dec(val, 4))
         q_txt = r"Compute $\int_0^1 x e^{@a x}\,dx$. Which part should I differentiate?"
         ans = [
             r"Use integration by parts, $\int u\,dv = uv - \int v\,du$, with $u = x$ (it gets "
@@ -1709,7 +1715,7 @@ def _g_partfrac(rng: Rng) -> MathDoc:
 
     def term(c: Fraction, r: int, first: bool) -> str:
         s = ("-" if c < 0 else "") if first else (" - " if c < 0 else " + ")
-        return s + _ftex(abs(c)) + r" \ln|" + _lin(r) + "|"
+        return s + ("" if abs(c) == 1 else _ftex(abs(c)) + " ") + r"\ln|" + _lin(r) + "|"
 
     kw = dict(num=_poly([m, n]), den=f"({_lin(p)})({_lin(q)})", p=p, q=q, A=_ftex(A),
               B=_ftex(B), fp=_lin(p), fq=_lin(q), integral=term(A, p, True) + term(B, q, False),
@@ -1737,6 +1743,8 @@ def _g_partfrac(rng: Rng) -> MathDoc:
 def _g_modpow(rng: Rng) -> MathDoc:
     p = rng.choice([7, 11, 13, 17, 19, 23, 29])
     a, k = rng.randint(2, p - 1), rng.randint(100, 999)
+    while k % (p - 1) == 0:  # keep a nonzero leftover exponent
+        k += 1
     qd, r = divmod(k, p - 1)
     kw = dict(p=p, a=a, k=k, p1=p - 1, qd=qd, r=r, res=pow(a, k, p))
     q_txt = (r"What is the remainder when $@a^{@k}$ is divided by $@p$? Obviously I cannot "
@@ -1795,7 +1803,7 @@ def _g_mvt(rng: Rng) -> MathDoc:
     b, k = rng.randint(2, 6), rng.randint(1, 9)
     kw = dict(b=b, k=k, f=_poly([1, 0, -k, 0]), fb=b**3 - k * b, sl=b * b - k,
               c=_sqrt_tex(b * b * 3), cd=_dec(b / sqrt(3), 4), b2=b * b)
-    kw["c"] = _ftex(Fraction(b, 3)) + r"\sqrt{3}" if b % 3 else f"{b // 3}" + r"\sqrt{3}"
+    kw["c"] = (_ftex(Fraction(b, 3)) if b % 3 else "" if b == 3 else str(b // 3)) + r"\sqrt{3}"
     q_txt = (r"Find all $c$ in $(0, @b)$ that satisfy the conclusion of the mean value theorem "
              r"for $f(x) = @f$ on $[0, @b]$.")
     ans = [
@@ -2228,6 +2236,11 @@ _TOWNS = ["Millbrook", "Harlow Bay", "Eastfield", "Cedar Falls", "Port Ashton", 
 _WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 _MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
            "September", "October", "November", "December"]
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def _person(rng: Rng) -> str:
@@ -2664,72 +2677,175 @@ def _recipe(rng: Rng, idx: int | None = None) -> tuple[str, list[Block]]:
     return name, blocks
 
 
-_CITIES: list[tuple[str, str, list[str], str]] = [
+_CITIES: list[tuple[str, str, list[str], str, str]] = [
     ("Lisbon", "€", ["the Alfama district", "Belém Tower", "the LX Factory", "the viewpoint at "
-     "Miradouro da Graça"], "pastéis de nata"),
+     "Miradouro da Graça"], "pastéis de nata",
+     "Lisbon is built on seven steep hills, and the old yellow trams that grind up them are "
+     "as much a means of transport as a tourist attraction. Tram 28 is famous and always full; "
+     "tram 12 covers much of the same ground with half the queue."),
     ("Kyoto", "¥", ["Fushimi Inari shrine", "the Arashiyama bamboo grove", "Nishiki Market",
-     "the Philosopher's Path"], "matcha sweets"),
+     "the Philosopher's Path"], "matcha sweets",
+     "Kyoto has more than a thousand temples, and trying to see them all is the surest way to "
+     "enjoy none of them. We picked a handful, went at opening time and spent the afternoons in "
+     "quiet neighbourhood tea houses instead."),
     ("Edinburgh", "£", ["the Royal Mile", "Arthur's Seat", "Dean Village", "the Scottish "
-     "National Gallery"], "a proper full breakfast"),
+     "National Gallery"], "a proper full breakfast",
+     "Edinburgh's old town and new town face each other across a valley that used to be a "
+     "loch, and the contrast between the crooked medieval closes and the tidy Georgian "
+     "crescents never gets old."),
     ("Oaxaca", "MXN ", ["Monte Albán", "the Sunday market in Tlacolula", "the Santo Domingo "
-     "church", "the mezcal distilleries in the valley"], "mole negro"),
+     "church", "the mezcal distilleries in the valley"], "mole negro",
+     "Oaxaca takes its food seriously. Every market has a smoke-filled aisle where you choose "
+     "raw meat from one stall and hand it to a grill cook at the next, then eat it with "
+     "tortillas, radishes and salsa at long shared tables."),
     ("Tallinn", "€", ["the Old Town walls", "Kadriorg Park", "the Telliskivi creative city",
-     "the seaplane harbour museum"], "black bread and smoked fish"),
+     "the seaplane harbour museum"], "black bread and smoked fish",
+     "Tallinn's medieval centre is almost absurdly well preserved, but the more interesting "
+     "city lies just outside the walls, in old factories turned into studios, food halls and "
+     "a surprising number of excellent bakeries."),
     ("Hanoi", "VND ", ["Hoan Kiem Lake", "the Old Quarter", "the Temple of Literature",
-     "a train street cafe"], "bún chả"),
+     "a train street cafe"], "bún chả",
+     "Crossing the road in Hanoi is a skill: walk slowly and steadily, never stop suddenly, "
+     "and the river of scooters flows around you. By day three we were doing it without "
+     "holding our breath."),
     ("Porto", "€", ["the Ribeira waterfront", "Livraria Lello", "the port cellars in Gaia",
-     "the Dom Luís I bridge"], "francesinha"),
+     "the Dom Luís I bridge"], "francesinha",
+     "Porto feels like Lisbon's grittier, friendlier sibling. The blue and white tiles on the "
+     "churches are stunning, and the river light in the evening made us forgive the city for "
+     "its relentless hills."),
     ("Quebec City", "CA$", ["the Old Town ramparts", "Château Frontenac", "Montmorency "
-     "Falls", "the Petit Champlain quarter"], "poutine and maple taffy"),
+     "Falls", "the Petit Champlain quarter"], "poutine and maple taffy",
+     "Quebec City is the only walled city north of Mexico, and in winter, with snow on the "
+     "ramparts and the river half frozen, it looks like a painting. In summer it is warmer, "
+     "busier and just as charming."),
     ("Ljubljana", "€", ["the castle hill", "the Triple Bridge", "Tivoli Park", "a day trip to "
-     "Lake Bled"], "štruklji"),
+     "Lake Bled"], "štruklji",
+     "Ljubljana banned cars from its centre years ago, and it shows: the riverbanks belong to "
+     "cafes, cyclists and people doing nothing in particular, which is exactly what we came "
+     "to do."),
     ("Tbilisi", "GEL ", ["the sulphur baths", "Narikala fortress", "the Dry Bridge flea "
-     "market", "the old town balconies"], "khachapuri"),
+     "market", "the old town balconies"], "khachapuri",
+     "Tbilisi wears its history in layers: Persian baths, Russian boulevards, Soviet "
+     "apartment blocks and glass bridges, all stacked along the river within a few minutes' "
+     "walk of each other."),
     ("Bergen", "NOK ", ["Bryggen wharf", "the funicular up Mount Fløyen", "the fish market",
-     "a fjord cruise"], "fish soup"),
+     "a fjord cruise"], "fish soup",
+     "Bergen is said to get rain on more than two hundred days a year, and the locals have "
+     "simply stopped noticing. We bought proper rain jackets on the first day and never "
+     "regretted it."),
     ("Valparaíso", "CLP ", ["the funiculars", "the street art on Cerro Alegre", "Pablo "
-     "Neruda's house", "the harbour boat tours"], "empanadas"),
+     "Neruda's house", "the harbour boat tours"], "empanadas",
+     "Valparaíso tumbles down forty-odd hills into the Pacific, and nearly every wall is "
+     "painted. Getting lost in the stairways between the hills is not a risk here, it is the "
+     "main activity."),
+]
+
+_TRAVEL_INTROS = [
+    "We finally made it to @city this @season, and it was worth every hour of the delayed "
+    "flight. Here is our @days-day itinerary, with what we ate, where we slept and what we "
+    "would skip next time.",
+    "@city had been on our list for years, and this @season we stopped talking about it and "
+    "booked. @days days turned out to be just about right for a first visit.",
+    "People kept telling us that @city was overrated. After @days days there, we respectfully "
+    "disagree, and this post is our attempt to explain why.",
+    "This was a last-minute trip: cheap tickets, @days free days and no plan at all. Somehow "
+    "@city turned out to be one of our favourite places so far.",
+    "A short post for once, because several readers asked what we did in @city. The short "
+    "answer is: a lot of walking, a lot of eating and not much sleep.",
+]
+_TRAVEL_ARRIVE = [
+    "We flew in late and took the airport bus into the centre, which was cheap and easy. Once "
+    "in town we walked almost everywhere; comfortable shoes matter more than any guidebook.",
+    "The train from the airport takes about half an hour and drops you a short walk from most "
+    "guesthouses. Buy a transport card at the machine; the single tickets add up quickly.",
+    "Our taxi driver gave us a running commentary on every building we passed, half of it "
+    "probably invented. It was the best introduction to a city we have ever had.",
+    "Public transport is good, but the city is compact enough that we only used it twice. "
+    "Rental bikes are everywhere and cost very little for a day pass.",
+    "We arrived by overnight bus, which saved a night of accommodation but not our backs. "
+    "Breakfast at the station cafe and a strong coffee put things right.",
+]
+_TRAVEL_DAYS = [
+    "We started slowly with coffee and a walk to @sight. Go early: by ten the crowds arrive "
+    "and the light is much harsher for photos.",
+    "The whole day went to @sight. We booked a small guided tour for about @cur@price each, and "
+    "the guide's stories made the history come alive.",
+    "In the morning we visited @sight, then wandered without a plan and ended up in a "
+    "neighbourhood we had never heard of, eating lunch with the locals.",
+    "Rain in the morning, so we hid in museums and cafes, and only made it to @sight late in "
+    "the afternoon, when it was almost empty and completely magical.",
+    "We hired bikes and rode out to @sight. It is further than the map suggests, and the last "
+    "hill nearly finished us, but the view from the top was the highlight of the trip.",
+    "A lazy day: a long breakfast, a bookshop, a nap, and a sunset walk to @sight with a "
+    "picnic from the market.",
+    "We joined a free walking tour that ended at @sight. Tip the guide properly; ours had "
+    "clearly spent years collecting the stories she told.",
+    "Our last full day, and we saved @sight for it. If you only have a weekend, prioritise it "
+    "over the big-name attractions.",
+]
+_TRAVEL_FOOD = [
+    "The food deserves its own post. The one dish you must try is @food; we had it three "
+    "times and it was different, and excellent, every time.",
+    "We ate @food at a family-run place with six tables and no menu. The owner simply brought "
+    "whatever was good that day, and the bill was smaller than our lunch at the airport.",
+    "Street food was cheaper and often better than restaurants. Look for the stalls with "
+    "queues of locals, and do not leave without trying @food.",
+    "Our best meal was in the least promising place: a plastic-chair cafe near the station, "
+    "where the @food was so good we went back the next morning.",
+]
+_TRAVEL_STAY = [
+    "We stayed in a small guesthouse in the old town for @cur@hotel a night including "
+    "breakfast. The room was tiny but spotless, and the owners were lovely.",
+    "Our apartment cost @cur@hotel a night and had a kitchen, which saved money on breakfasts. "
+    "The walls were thin, so bring earplugs if you are a light sleeper.",
+    "Hotels in the centre were expensive, so we stayed two stops out on the metro for "
+    "@cur@hotel a night. It was quieter and the neighbourhood bakery was worth the commute.",
+]
+_TRAVEL_TIPS = [
+    "Carry some cash; smaller cafes and market stalls often do not take cards.",
+    "Book popular sights online a few days ahead to skip the ticket queue.",
+    "Most museums are free on the first Sunday of the month.",
+    "Tap water is safe to drink, so bring a refillable bottle.",
+    "Learn a few words of the local language; it opens doors.",
+    "Evenings can be cold even in summer, so pack a light jumper.",
+    "Travel insurance: do not skip it, we needed it once in Morocco.",
+    "Avoid restaurants with photos of the food on the menu outside.",
+    "Download offline maps before you arrive.",
+    "Sunday mornings are the quietest time for photos in the old town.",
+]
+_TRAVEL_OUTROS = [
+    "Would we go back to @city? Without hesitation. Tell us your favourite spots in the "
+    "comments; we are already planning the next trip.",
+    "That is it for @city. Next up: a long train journey and a lot of very bad coffee, so stay "
+    "tuned.",
+    "If you have questions about @city, leave a comment and we will answer as best we can.",
+    "@city, we will be back, hopefully with more time and better weather.",
 ]
 
 
 def _travel_post(rng: Rng, idx: int | None = None) -> tuple[str, list[Block]]:
-    city, cur, sights, food = _CITIES[idx % len(_CITIES)] if idx is not None else rng.choice(_CITIES)
+    city, cur, sights, food, blurb = (_CITIES[idx % len(_CITIES)] if idx is not None
+                                      else rng.choice(_CITIES))
     days = rng.randint(3, 6)
     s = list(sights)
     rng.shuffle(s)
-    hotel = rng.randint(45, 160)
+    kw = dict(city=city, days=days, season=rng.choice(["spring", "autumn", "summer", "winter"]),
+              food=food, cur=cur, hotel=rng.randint(45, 160))
     title = rng.choice([f"{days} days in {city}: an unhurried itinerary",
                         f"{city} on a budget: what we loved and what we skipped",
-                        f"A long weekend in {city}"])
-    blocks: list[Block] = [
-        ("p", f"We finally made it to {city} this {rng.choice(['spring', 'autumn', 'summer'])}, "
-              f"and it was worth every hour of the delayed flight. This post covers our {days}-day "
-              "itinerary, where we stayed, what we ate and a few things we would do differently."),
-        ("h2", "Getting there and getting around"),
-        ("p", "We flew in late in the evening and took the airport bus into the centre, which "
-              "was cheap and easy. Once in town we walked almost everywhere; comfortable shoes "
-              "matter more than any guidebook, especially on the hills and cobblestones."),
-        ("h2", "Day 1"),
-        ("p", f"We started slowly with coffee and a walk to {s[0]}. Go early: by ten the "
-              "crowds arrive and the light is much harsher for photos. In the afternoon we "
-              f"wandered without a plan and ended up near {s[1]}, which turned out to be the "
-              "highlight of the trip."),
-        ("h2", "Day 2"),
-        ("p", f"The second day was all about {s[2]}. We booked a small guided tour for about "
-              f"{cur}{rng.randint(15, 60)} each, and our guide's stories made the history come "
-              f"alive. Dinner was {food} at a family-run place with six tables and no menu."),
-        ("h2", "The rest of the trip"),
-        ("p", f"We saved {s[3]} for the last full day and were glad we did. If you only have a "
-              "weekend, prioritise it over the big museums. On our final morning we bought "
-              "souvenirs at a market and sat in a park watching the city wake up."),
-        ("h2", "Where we stayed and what it cost"),
-        ("ul", [f"Guesthouse in the old town: {cur}{hotel} per night including breakfast",
-                f"Food and drinks: roughly {cur}{rng.randint(30, 90)} per day for two",
-                f"Transport and tickets: {cur}{rng.randint(20, 120)} in total",
-                "Travel insurance: do not skip it, we needed it once in Morocco"]),
-        ("p", f"Would we go back to {city}? Without hesitation. Have you been? Tell us your "
-              "favourite spots in the comments; we are already planning the next trip."),
-    ]
+                        f"A long weekend in {city}", f"First impressions of {city}",
+                        f"What to do in {city} when it rains"])
+    day_tpls = rng.sample(_TRAVEL_DAYS, min(days - 1, 4))
+    blocks: list[Block] = [("p", _fill(rng.choice(_TRAVEL_INTROS), **kw)), ("p", blurb)]
+    if rng.random() < 0.6:
+        blocks += [("h2", "Getting there and getting around"), ("p", rng.choice(_TRAVEL_ARRIVE))]
+    for n, tpl in enumerate(day_tpls):
+        blocks += [("h2", f"Day {n + 1}"),
+                   ("p", _fill(tpl, sight=s[n % len(s)], cur=cur, price=rng.randint(15, 60)))]
+    blocks += [("h2", "Food"), ("p", _fill(rng.choice(_TRAVEL_FOOD), **kw)),
+               ("h2", "Where we stayed"), ("p", _fill(rng.choice(_TRAVEL_STAY), **kw)),
+               ("h2", "Practical tips"), ("ul", rng.sample(_TRAVEL_TIPS, 3)),
+               ("p", _fill(rng.choice(_TRAVEL_OUTROS), **kw))]
     return title, blocks
 
 
@@ -2737,118 +2853,195 @@ _TEAMS = ["Riverton Rovers", "Harlow Bay United", "Eastfield Athletic", "Glenmor
           "Port Ashton Wanderers", "Oakridge FC", "Westbury Town", "Fairhaven Albion"]
 _HOOPS = ["Millbrook Hawks", "Cedar Falls Comets", "Riverton Rapids", "Harlow Bay Mariners",
           "Eastfield Foxes", "Glenmore Giants"]
+_FB_OPEN = [
+    "@home @result @away in front of @att fans on Saturday, in a game that swung back and "
+    "forth until the final whistle.",
+    "A cold, wet afternoon produced a surprisingly lively match as @home @result @away before a "
+    "crowd of @att.",
+    "There was little to separate the sides for long spells, but in the end @home @result "
+    "@away at a packed ground.",
+    "@home @result @away on Sunday, and on the evidence of this performance both teams have "
+    "plenty to work on before the cup tie next week.",
+]
+_FB_FIRST = [
+    "@scorer opened the scoring in the @m1 minute, curling a shot into the far corner after "
+    "a quick exchange on the edge of the box.",
+    "The breakthrough came in the @m1 minute: a corner was only half cleared and @scorer "
+    "volleyed it back through a crowd of bodies.",
+    "It took until the @m1 minute for a clear chance, and @scorer made no mistake, rounding "
+    "the goalkeeper and rolling the ball into an empty net.",
+    "@scorer should have scored twice before the half-hour, and when the goal finally came in "
+    "the @m1 minute it was almost a relief.",
+]
+_FB_SECOND = [
+    "After the break @away pushed higher up the pitch, and @keeper had to make two fine saves.",
+    "The second half was scrappy, with more fouls than shots, until a substitution changed "
+    "the shape of the game.",
+    "@away dominated possession after the interval but rarely tested @keeper, who dealt "
+    "calmly with a string of crosses.",
+    "A scramble in the @m2 minute produced the moment of the match, a clearance off the line "
+    "that had the whole stadium on its feet.",
+]
+_FB_QUOTE = [
+    "\"I am proud of the effort, but we need to be more clinical,\" said manager @coach. "
+    "\"We created enough chances to win two games.\"",
+    "\"That is the kind of result you build a season on,\" @coach told reporters. \"The lads "
+    "dug in when it mattered.\"",
+    "@coach was blunt afterwards: \"We were second to every ball in the first half. That "
+    "cannot happen again.\"",
+    "\"Honestly, a draw would have been fair,\" admitted @coach, \"but I will take it.\"",
+]
+_BB_RUNS = [
+    "The game was tied at the half before a 14-2 run early in the third quarter opened up a "
+    "lead that was never seriously threatened.",
+    "It was close for three quarters, then the visitors went cold from the floor and missed "
+    "eight straight shots in the fourth.",
+    "A fast start, a long lead and a nervous finish: the margin shrank to two with a minute "
+    "left before a steal sealed it.",
+    "Both teams shot well from deep early on, but the defence tightened after halftime and the "
+    "second half was a grind.",
+]
+_BB_QUOTE = [
+    "\"We finally played four quarters of our basketball,\" the coach said. \"Everyone touched "
+    "the ball, everyone defended.\"",
+    "\"We talk about effort every day, and tonight you could see it,\" said the coach.",
+    "\"I just tried to stay aggressive,\" @star said. \"My teammates kept finding me.\"",
+    "\"We have to close games better,\" the coach said, \"but a win is a win.\"",
+]
 
 
 def _sports_report(rng: Rng) -> tuple[str, list[Block]]:
     if rng.random() < 0.55:
         home, away = rng.sample(_TEAMS, 2)
         hg, ag = rng.randint(0, 4), rng.randint(0, 3)
-        scorer, keeper, coach = _person(rng), _person(rng), _person(rng)
         m1, m2 = sorted(rng.sample(range(3, 90), 2))
-        att = _thousands(rng.randint(4000, 28000))
-        result = "beat" if hg > ag else "were held by" if hg == ag else "lost to"
-        title = f"{home} {hg}-{ag} {away}: match report"
+        kw = dict(home=home, away=away, scorer=_person(rng), keeper=_person(rng),
+                  coach=_person(rng), m1=_ordinal(m1), m2=_ordinal(m2),
+                  att=_thousands(rng.randint(4000, 28000)),
+                  result="beat" if hg > ag else "were held by" if hg == ag else "lost to")
+        kind = rng.choice(["match report", "report and ratings", "what we learned"])
+        title = f"{home} {hg}-{ag} {away}: {kind}"
+        pos = rng.randint(38, 62)
         blocks: list[Block] = [
-            ("p", f"{home} {result} {away} in front of {att} fans on Saturday, in a game that "
-                  "swung back and forth until the final whistle."),
-            ("p", f"{scorer} opened the scoring in the {m1}th minute, curling a shot into the "
-                  "far corner after a quick exchange on the edge of the box. The visitors "
-                  "looked rattled and struggled to string passes together for the rest of the "
-                  "half."),
-            ("p", f"After the break {away} pushed higher up the pitch, and {keeper} had to make "
-                  f"two fine saves. A scramble in the {m2}th minute produced the moment of the "
-                  "match, with a clearance off the line that had the whole stadium on its feet."),
-            ("p", f"\"I am proud of the effort, but we need to be more clinical,\" said manager "
-                  f"{coach} afterwards. \"We created enough chances to win two games.\""),
+            ("p", _fill(rng.choice(_FB_OPEN), **kw)),
+            ("p", _fill(rng.choice(_FB_FIRST), **kw)),
+            ("p", _fill(rng.choice(_FB_SECOND), **kw)),
+            ("p", _fill(rng.choice(_FB_QUOTE), **kw)),
             ("h2", "Key stats"),
-            ("ul", [f"Possession: {rng.randint(40, 62)}% - {100 - rng.randint(40, 62)}%",
+            ("ul", [f"Possession: {pos}% - {100 - pos}%",
                     f"Shots on target: {rng.randint(2, 9)} - {rng.randint(1, 7)}",
                     f"Corners: {rng.randint(2, 11)} - {rng.randint(1, 8)}",
                     f"Yellow cards: {rng.randint(0, 4)} - {rng.randint(0, 4)}"]),
-            ("p", f"{home} travel to {rng.choice(_TOWNS)} next week, while {away} host the "
-                  "league leaders in what is already being called a must-win game."),
+            ("p", f"{home} travel to {rng.choice(_TOWNS)} next, while {away} "
+                  f"{rng.choice(['host the league leaders', 'have a week off', 'face a cup replay'])}."),
         ]
     else:
         home, away = rng.sample(_HOOPS, 2)
         hp, ap = rng.randint(88, 124), rng.randint(85, 120)
         if hp == ap:
             hp += 3
+        win, lose = (home, away) if hp > ap else (away, home)
         star, bench = _person(rng), _person(rng)
-        title = f"{home if hp > ap else away} win {max(hp, ap)}-{min(hp, ap)} behind big night from {star}"
+        title = f"{win} {rng.choice(['win', 'hold off', 'outlast'])} {lose} behind {star}"
         blocks = [
             ("p", f"{star} scored {rng.randint(24, 41)} points and grabbed {rng.randint(6, 15)} "
-                  f"rebounds as the {home if hp > ap else away} beat the "
-                  f"{away if hp > ap else home} {max(hp, ap)}-{min(hp, ap)} on Friday night."),
-            ("p", "The game was tied at the half before a 14-2 run early in the third quarter "
-                  "opened up a lead that was never seriously threatened. The crowd was loud all "
-                  "night, especially after a chase-down block in the fourth."),
-            ("p", f"{bench} added {rng.randint(10, 22)} points off the bench, including four "
-                  "three-pointers, and the defence held their opponents to under 40 percent "
-                  "shooting in the second half."),
-            ("p", "\"We finally played four quarters of our basketball,\" the coach said. "
-                  "\"Everyone touched the ball, everyone defended.\""),
+                  f"rebounds as the {win} beat the {lose} {max(hp, ap)}-{min(hp, ap)}."),
+            ("p", rng.choice(_BB_RUNS)),
+            ("p", f"{bench} added {rng.randint(10, 22)} points off the bench"
+                  + rng.choice([", including four three-pointers.", " in just 19 minutes.",
+                                ", and handed out six assists."])),
+            ("p", _fill(rng.choice(_BB_QUOTE), star=star)),
             ("p", f"The win moves them to {rng.randint(10, 30)}-{rng.randint(5, 25)} on the "
-                  "season. Tickets for Sunday's home game start at $19, and fans who show a "
-                  "student ID get $5 off at the box office."),
+                  "season." + rng.choice([" Tickets for Sunday's home game start at $19, and "
+                                          "fans with a student ID get $5 off.",
+                                          " Next up is a three-game road trip.", ""])),
         ]
     return title, blocks
 
 
-_PRODUCTS: list[tuple[str, str, list[str], list[str]]] = [
+_PRODUCTS: list[tuple[str, str, list[str], list[str], str]] = [
     ("Wireless earbuds", "Auralis Pod 3", ["Punchy, balanced sound", "Comfortable for hours",
      "Solid noise cancelling for the price"], ["Case scratches easily",
-     "Touch controls are too sensitive"]),
+     "Touch controls are too sensitive"],
+     "Battery life is rated at seven hours, and we got just over six with noise cancelling on. "
+     "Calls sound clear indoors, less so on a windy street."),
     ("Robot vacuum", "SweepMate S7", ["Maps the flat quickly", "Quiet mode is really quiet",
-     "Handles pet hair well"], ["App needs an account", "Gets stuck under the sofa"]),
+     "Handles pet hair well"], ["App needs an account", "Gets stuck under the sofa"],
+     "The first mapping run took twenty minutes for a two-bedroom flat, and after that it "
+     "cleaned room by room without drama, apart from one memorable fight with a phone cable."),
     ("E-reader", "Paperleaf 6", ["Crisp screen", "Weeks of battery life",
-     "Warm light for night reading"], ["No physical page buttons", "Store is cluttered"]),
+     "Warm light for night reading"], ["No physical page buttons", "Store is cluttered"],
+     "Text is sharp at every size, and the warm light makes bedtime reading pleasant. We read "
+     "four novels on a single charge."),
     ("Espresso machine", "Barista One", ["Heats up in under a minute", "Steam wand is "
-     "powerful", "Compact footprint"], ["Small water tank", "Drip tray fills quickly"]),
+     "powerful", "Compact footprint"], ["Small water tank", "Drip tray fills quickly"],
+     "Shots are consistent once you dial in the grind, and the steam wand textures milk well "
+     "enough for latte art, if you have the patience to practise."),
     ("Running shoes", "Stride Air 2", ["Light and bouncy", "Breathable upper",
-     "Grippy outsole in the wet"], ["Runs half a size small", "Laces are too short"]),
+     "Grippy outsole in the wet"], ["Runs half a size small", "Laces are too short"],
+     "We put about 200 kilometres on our pair, mostly easy runs and one half marathon, and the "
+     "foam still feels lively."),
     ("Mechanical keyboard", "Tactyl 75", ["Satisfying switches", "Solid aluminium case",
-     "Hot-swappable keys"], ["Heavy", "Software is Windows-only"]),
+     "Hot-swappable keys"], ["Heavy", "Software is Windows-only"],
+     "Typing feels deep and muted rather than clacky, and swapping switches took two minutes "
+     "with the included tool."),
     ("Air fryer", "CrispBox 5L", ["Even cooking", "Basket is dishwasher safe",
-     "Easy presets"], ["Loud fan", "Takes up a lot of counter space"]),
+     "Easy presets"], ["Loud fan", "Takes up a lot of counter space"],
+     "Frozen chips came out crisp in fifteen minutes, and chicken thighs were better than in "
+     "our oven, with far less preheating."),
     ("Travel backpack", "Nomad 35", ["Opens like a suitcase", "Fits under most airline "
-     "seats", "Comfortable hip belt"], ["Few outside pockets", "Zips are stiff at first"]),
+     "seats", "Comfortable hip belt"], ["Few outside pockets", "Zips are stiff at first"],
+     "We lived out of it for a ten-day trip with a laptop, and the clamshell opening made "
+     "packing and unpacking at each stop painless."),
     ("Smartwatch", "Pulse Fit 4", ["Accurate GPS", "Bright always-on display",
-     "Good sleep tracking"], ["Battery lasts only two days", "Strap attracts lint"]),
+     "Good sleep tracking"], ["Battery lasts only two days", "Strap attracts lint"],
+     "GPS tracks matched our phone closely on runs and rides, and the display stays readable "
+     "in direct sunlight."),
     ("Camping tent", "Ridgeline 2P", ["Pitches in five minutes", "Stays dry in heavy rain",
-     "Two doors"], ["Pegs are flimsy", "Tight for two tall people"]),
+     "Two doors"], ["Pegs are flimsy", "Tight for two tall people"],
+     "We spent a stormy night on a hillside in it, and apart from some flapping the tent "
+     "stayed taut and dry inside."),
+]
+_REVIEW_DESIGN = [
+    "Out of the box it feels well made, with no creaks or rough edges. The packaging is "
+    "mostly cardboard, which we appreciate.",
+    "Build quality is good for the price: the materials feel durable, if a little plain, and "
+    "nothing rattled after weeks of use.",
+    "It looks more expensive than it is. The finish resists fingerprints, and the controls are "
+    "sensibly placed.",
+    "Nothing about the design is flashy, but every detail seems to have been thought about "
+    "by someone who actually uses this kind of product.",
+]
+_REVIEW_USE = [
+    "In daily use it simply gets out of the way, which is the best compliment we can give.",
+    "A few quirks showed up over time, listed below, but none of them were deal breakers.",
+    "Compared with last year's model, the improvements are small but noticeable.",
+    "It does the basics very well and skips the gimmicks, which we think is the right call.",
 ]
 
 
 def _review(rng: Rng, idx: int | None = None) -> tuple[str, list[Block]]:
-    kind, name, pros, cons = _PRODUCTS[idx % len(_PRODUCTS)] if idx is not None else rng.choice(_PRODUCTS)
+    kind, name, pros, cons, detail = (_PRODUCTS[idx % len(_PRODUCTS)] if idx is not None
+                                      else rng.choice(_PRODUCTS))
     price = rng.choice([49, 79, 99, 129, 149, 199, 249, 299])
     verdict = rng.choice(["worth the money?", "a great mid-range pick", "almost perfect",
                           "good, not great"])
     title = f"{name} review: {verdict}"
     blocks: list[Block] = [
         ("p", f"The {name} is the latest {kind.lower()} to land on our desk, and at ${price} it "
-              "sits squarely in the crowded middle of the market. We used it every day for "
-              f"{rng.randint(2, 6)} weeks to see whether it deserves a spot on your shopping list."),
-        ("h2", "Design and build"),
-        ("p", "Out of the box it feels well made, with no creaks or rough edges. The packaging "
-              "is mostly cardboard, which we appreciate, and setup took less than ten minutes "
-              "including the inevitable firmware update."),
-        ("h2", "Everyday use"),
-        ("p", "In daily use it simply gets out of the way, which is the best compliment we can "
-              "give. A few quirks showed up over time, listed below, but none of them were deal "
-              "breakers for us. Compared with last year's model, the improvements are small "
-              "but noticeable."),
+              f"sits in the crowded middle of the market. We used it for {rng.randint(2, 6)} "
+              "weeks to see whether it deserves a spot on your shopping list."),
+        ("h2", "Design"), ("p", rng.choice(_REVIEW_DESIGN)),
+        ("h2", "Performance"), ("p", detail + " " + rng.choice(_REVIEW_USE)),
         ("h2", "Pros"), ("ul", list(pros)),
         ("h2", "Cons"), ("ul", list(cons)),
-        ("h2", "Price and availability"),
-        ("p", f"The {name} costs ${price} and is available now. At the time of writing several "
-              f"retailers have it for ${price - rng.choice([10, 20, 30])}, and newsletter "
-              "subscribers can get $5 off with the code SAVE5 at checkout."),
-        ("h2", "Verdict"),
-        ("p", f"Score: {rng.choice(['7', '7.5', '8', '8.5', '9'])}/10. If you want a dependable "
-              f"{kind.lower()} without paying flagship prices, this is an easy recommendation."),
+        ("h2", "Price and verdict"),
+        ("p", f"At the time of writing several retailers have it for "
+              f"${price - rng.choice([10, 20, 30])}, and newsletter subscribers get $5 off with "
+              f"the code SAVE5. Score: {rng.choice(['7', '7.5', '8', '8.5', '9'])}/10."),
     ]
     return title, blocks
+
 
 
 # ---------------------------------------------------------------------------
@@ -3183,12 +3376,11 @@ def _draft(path: str, title: str, blocks: list[Block], markup: str, style: str =
                  **kw)  # type: ignore[arg-type]
 
 
-_SYN = {"said": "stated", "about": "around", "more than": "over", "However": "But",
-        "also": "additionally", "quickly": "rapidly", "big": "large", "usual": "typical",
-        "Use": "Apply", "use": "apply", "first": "initial", "need": "require",
-        "simply": "just", "gives": "yields", "very": "really", "people": "residents",
-        "new": "brand-new", "week": "weekend", "enough": "sufficient", "easy": "simple",
-        "So": "Thus", "so": "thus", "Then": "Next", "because": "since"}
+_SYN = {"said": "stated", "more than": "over", "However": "But", "quickly": "rapidly",
+        "big": "large", "usual": "typical", "Use": "Apply", "need": "require",
+        "simply": "just", "gives": "yields", "very": "really", "easy": "simple",
+        "So": "Thus", "Then": "Next", "also": "additionally", "new": "brand-new",
+        "people": "residents", "lovely": "nice", "exactly": "precisely"}
 _SYN_RE = re.compile(r"\b(" + "|".join(sorted(map(re.escape, _SYN), key=len, reverse=True))
                      + r")\b")
 _MATH_SPLIT = re.compile(r"(\$\$.+?\$\$|\$.+?\$)", re.S)
@@ -3216,6 +3408,125 @@ def _perturb(blocks: list[Block], rng: Rng, n: int, math: bool = True) -> list[B
     for (bi, _), parts in zip(flat, pieces, strict=True):
         out[bi] = (blocks[bi][0], "".join(parts))
     return out
+
+
+def _perturb_html(doc: str, rng: Rng, n: int) -> str:
+    """_perturb for rendered HTML: edit text nodes only, never tags or $-delimited TeX."""
+    parts = re.split(r"(<[^>]+>)", doc)
+    cands = [(i, m.start(), m.end()) for i, part in enumerate(parts)
+             if i % 2 == 0 and not part.lstrip().startswith("$")
+             for m in _SYN_RE.finditer(part)]
+    for i, a, b in sorted(rng.sample(cands, min(n, len(cands))), reverse=True):
+        parts[i] = parts[i][:a] + _SYN[parts[i][a:b]] + parts[i][b:]
+    return "".join(parts)
+
+
+# Interchangeable phrasings. Every page draws its own choice at every occurrence, so pages
+# built from the same template do not share long word n-grams (which a MinHash dedup would
+# otherwise flag as near-duplicates that the labels do not list).
+_PARAPHRASES: list[tuple[str, ...]] = [
+    (", so ", ", hence ", ", therefore "),
+    (". So ", ". Thus ", ". Hence ", ". Therefore ", ". Consequently "),
+    (" gives ", " yields "),
+    ("we get", "we obtain", "one gets"),
+    ("For example", "For instance"),
+    ("is called", "is known as"),
+    ("Note that", "Notice that", "Observe that"),
+    ("exactly", "precisely"),
+    ("usually", "typically", "normally"),
+    ("often", "frequently"),
+    ("However,", "That said,", "Still,"),
+    (" said ", " explained ", " noted "),
+    ("residents", "locals"),
+    (" big ", " large "),
+    (" very ", " extremely ", " truly "),
+    ("lovely", "beautiful", "wonderful"),
+    ("great", "excellent"),
+    ("compute", "calculate", "work out"),
+    ("Compute", "Calculate"),
+    ("computing", "calculating"),
+    ("shows", "demonstrates"),
+    ("Use the ", "Apply the ", "Try the "),
+    (" use the ", " apply the "),
+    ("it suffices", "it is enough"),
+    (". Then ", ". Next, "),
+    ("Finally", "Lastly"),
+    ("clearly", "obviously"),
+    (" easy ", " simple ", " straightforward "),
+    ("started", "began"),
+    ("Of course", "Naturally"),
+    ("kids", "children"),
+    ("delicious", "tasty"),
+    ("cheap", "inexpensive"),
+    ("walked", "strolled"),
+    ("important", "crucial"),
+    ("quickly", "rapidly"),
+    ("the whole", "the entire"),
+    ("Here $", "In this case $"),
+    ("we may", "we can"),
+    ("In particular", "Specifically"),
+    ("Suppose", "Assume"),
+    ("a lot of", "plenty of", "lots of"),
+    ("enjoyed", "loved"),
+    ("I think", "I believe"),
+    ("tried", "attempted"),
+    ("we have", "one has"),
+    (", that is ", ", i.e. ", ", in other words, "),
+    ("for every", "for all"),
+    ("there is", "there exists"),
+    ("Putting it together", "Combining the two", "Altogether"),
+    ("As a check", "To double-check", "As a sanity check"),
+    ("In fact", "Indeed", "Actually"),
+    ("the usual", "the typical", "the standard"),
+    ("Write the ", "Express the "),
+    ("Plugging in", "Substituting", "Inserting"),
+    ("equals", "is equal to"),
+    ("Find ", "Determine "),
+    (" find ", " determine "),
+    ("show that", "prove that", "demonstrate that"),
+    ("Let $", "Take $"),
+    ("A quick", "A short"),
+    ("The usual", "The typical", "The most common"),
+    ("the whole point", "the entire idea", "the key"),
+    ("directly", "straight away"),
+    ("carefully", "with care"),
+    ("comes from", "stems from", "arises from"),
+    ("number of ways", "number of possibilities"),
+]
+# one-way swaps: the reverse direction would break other senses of the word
+_ONE_WAY: dict[str, tuple[str, ...]] = {
+    ", because ": (", because ", ", since ", ", as "),
+    ". Since ": (". Since ", ". Because ", ". As "),
+}
+_PARA_MAP = {p: g for g in _PARAPHRASES for p in g} | _ONE_WAY
+_PARA_RE = re.compile("|".join(
+    (r"\b" if p[0].isalnum() else "") + re.escape(p) + (r"\b" if p[-1].isalnum() else "")
+    for p in sorted(_PARA_MAP, key=len, reverse=True)))
+
+
+def _vary_text(text: str, rng: Rng) -> str:
+    parts = _MATH_SPLIT.split(". " + text)  # the ". " lets sentence-initial phrases match
+    for i in range(0, len(parts), 2):
+        parts[i] = _PARA_RE.sub(lambda m: rng.choice(_PARA_MAP[m.group(0)]), parts[i])
+    return "".join(parts)[2:]
+
+
+def _vary_blocks(blocks: list[Block], rng: Rng) -> list[Block]:
+    out: list[Block] = []
+    for b in blocks:
+        if b[0] == "p":
+            out.append(("p", _vary_text(b[1], rng)))
+        elif b[0] in ("ul", "ol"):
+            out.append((b[0], [_vary_text(x, rng) for x in b[1]]))
+        else:  # headings, verbatim quotes, raw HTML stay as written
+            out.append(b)
+    return out
+
+
+def _vdraft(rng: Rng, path: str, title: str, blocks: list[Block], *args: object,
+            **kw: object) -> Draft:
+    """_draft with this page's own phrasing drawn from _PARAPHRASES."""
+    return _draft(path, title, _vary_blocks(blocks, rng), *args, **kw)  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------------
@@ -3408,6 +3719,8 @@ def _build_forum(rng: Rng) -> tuple[list[Page], list[Draft], Site]:
                 ablocks.append([("p", lead), *extra])
             title = doc.ask
             tags = doc.tags
+        qblocks = _vary_blocks(qblocks, rng)
+        ablocks = [_vary_blocks(ab, rng) for ab in ablocks]
         path = f"/questions/{qid}/{_slug(title)}"
         body = (f'<div id="question-header"><h1 itemprop="name" class="fs-headline1">'
                 f'<a href="{path}" class="question-hyperlink">{_esc(title)}</a></h1></div>\n'
@@ -3493,7 +3806,7 @@ def _build_forum(rng: Rng) -> tuple[list[Page], list[Draft], Site]:
         "in your browser for a bit, and see if anyone comments. If you missed an obvious "
         "piece of information, be ready to respond by editing your question.",
     )
-    drafts.append(_draft("/help/how-to-ask", "How do I ask a good question?", help_blocks,
+    drafts.append(_vdraft(rng, "/help/how-to-ask", "How do I ask a good question?", help_blocks,
                          "none", is_math=False))
     about = _p(
         "Mathematics Forum is a question and answer site for people studying math at any "
@@ -3506,7 +3819,7 @@ def _build_forum(rng: Rng) -> tuple[list[Page], list[Draft], Site]:
         "You earn reputation when people vote on your posts. At 15 reputation you can vote "
         "up, at 50 you can comment everywhere, and at 2,000 you can edit other people's posts.",
     )
-    drafts.append(_draft("/about", "About Mathematics Forum", about, "none", is_math=False))
+    drafts.append(_vdraft(rng, "/about", "About Mathematics Forum", about, "none", is_math=False))
     return _finish(site, drafts, rng), drafts, site
 
 
@@ -3569,7 +3882,7 @@ def _build_course(rng: Rng) -> tuple[list[Page], list[Draft], Site]:
                                             "system."])]
         slug = f"{i + 1:02d}-{_slug(name)}"
         style = "bare" if i % 4 == 3 else ""
-        drafts.append(_draft(f"/lectures/{slug}.html", f"Lecture {i + 1}: {name}", blocks,
+        drafts.append(_vdraft(rng, f"/lectures/{slug}.html", f"Lecture {i + 1}: {name}", blocks,
                              "mathjax_script", style, head_extra=_MATHJAX2_HEAD,
                              meta_line=f"{prof} &middot; Fall 2024"))
     info = {
@@ -3610,7 +3923,7 @@ def _build_course(rng: Rng) -> tuple[list[Page], list[Draft], Site]:
         ]),
     }
     for path, (title, paras) in info.items():
-        drafts.append(_draft(path, title, _p(*paras), "none", is_math=False))
+        drafts.append(_vdraft(rng, path, title, _p(*paras), "none", is_math=False))
     news = [
         ("Office hours moved this week", "Because of the faculty meeting, Tuesday office hours "
          "move to Wednesday from 1 to 3 p.m. in the same room. Recitations are not affected."),
@@ -3631,7 +3944,7 @@ def _build_course(rng: Rng) -> tuple[list[Page], list[Draft], Site]:
     ]
     for title, text in news:
         when = _date(rng, 2023, 2024)
-        drafts.append(_draft(f"/news/{when:%Y-%m-%d}-{_slug(title)}", title,
+        drafts.append(_vdraft(rng, f"/news/{when:%Y-%m-%d}-{_slug(title)}", title,
                              _p(text, "Posted by the course staff. Questions? Use the course "
                                 "forum or come to office hours."), "none", is_math=False,
                              meta_line=_nice_date(when)))
@@ -3652,7 +3965,7 @@ def _build_wiki(rng: Rng) -> tuple[list[Page], list[Draft], Site]:
         blocks.append(("ul", [f"{rng.randint(1965, 2015)}: {_person(rng)}: {book} ... (previous) "
                               f"... (next): Chapter {rng.randint(1, 12)}"]))
         path = "/wiki/" + ("Definition:" if is_def else "") + name.replace(" ", "_")
-        drafts.append(_draft(path, ("Definition:" if is_def else "") + name, blocks, "mathml"))
+        drafts.append(_vdraft(rng, path, ("Definition:" if is_def else "") + name, blocks, "mathml"))
     chrome = [
         ("/wiki/Help:Contents", "Help:Contents", [
             "This page is the starting point for help on using ProofWiki. If you are new, "
@@ -3698,7 +4011,7 @@ def _build_wiki(rng: Rng) -> tuple[list[Page], list[Draft], Site]:
         ]),
     ]
     for path, title, paras in chrome:
-        drafts.append(_draft(path, title, _p(*paras), "none", is_math=False))
+        drafts.append(_vdraft(rng, path, title, _p(*paras), "none", is_math=False))
     return _finish(site, drafts, rng), drafts, site
 
 
@@ -3723,7 +4036,7 @@ def _build_encyclopedia(rng: Rng) -> tuple[list[Page], list[Draft], Site]:
         name = _ENTRY_NAMES[t]
         blocks = [*doc.intro, ("h2", "Example"), *doc.question, ("h2", "Solution"), *doc.answer,
                   ("h2", "See also"), ("ul", rng.sample(list(_ENTRY_NAMES.values()), 3))]
-        drafts.append(_draft(f"/entries/{name.replace(' ', '').replace(chr(39), '')}.html",
+        drafts.append(_vdraft(rng, f"/entries/{name.replace(' ', '').replace(chr(39), '')}.html",
                              name, blocks, "mathml_alttext",
                              meta_line=f"Contributed by {_person(rng)}"))
     for path, title, paras in [
@@ -3743,7 +4056,7 @@ def _build_encyclopedia(rng: Rng) -> tuple[list[Page], list[Draft], Site]:
             "Donations are tax-deductible in some countries. Monthly donors get a thank-you "
             "note and their name on the supporters page, if they wish."]),
     ]:
-        drafts.append(_draft(path, title, _p(*paras), "none", is_math=False))
+        drafts.append(_vdraft(rng, path, title, _p(*paras), "none", is_math=False))
     return _finish(site, drafts, rng), drafts, site
 
 
@@ -3759,11 +4072,47 @@ _ALLOTMENT = [
     "potatoes seem happy. The tomatoes in the greenhouse are sulking, though.",
     "Harvested the first courgettes today, and as always it is the start of a glut. If you "
     "live nearby and want some, leave a note on the gate.",
+    "Frost on the leeks this morning and a robin following me up and down the paths, waiting "
+    "for worms every time I turned a spade of soil.",
+    "The committee has finally agreed to fix the water trough by the top gate, after only "
+    "three years of letters. Progress moves at allotment speed.",
+    "Onion sets in, garlic cloves in, and a row of early carrots under fleece. The pigeons "
+    "are watching, so the netting goes on tomorrow.",
+    "Lifted the last of the main-crop potatoes: two full sacks, barely any slug damage, and "
+    "one potato shaped exactly like a duck, which my daughter has adopted.",
+    "A quiet visit to sit in the sun with a flask of tea. Sometimes the best job on the plot "
+    "is admiring everybody else's sweet peas.",
+    "Built a new cold frame out of an old window a neighbour was throwing away. It is not "
+    "pretty, but the lettuce seedlings do not seem to mind.",
+    "The blackcurrants were heavier than ever this year. Jam session this weekend: sixteen "
+    "jars, two burnt fingers and a kitchen that smells wonderful.",
 ]
-_BOOKS = [("The Salt Path", "a memoir about walking the South West Coast Path"),
-          ("Piranesi", "a strange, beautiful novel set in an endless house"),
-          ("The Remains of the Day", "a quiet novel about an English butler"),
-          ("A Month in the Country", "a short novel about restoring a church mural")]
+_BOOKS = [
+    ("The Salt Path", [
+        "I finally read The Salt Path, the memoir of a couple who lose their home and decide to "
+        "walk the South West Coast Path with almost no money.",
+        "It is a hard book in places, but never self-pitying, and the descriptions of wild "
+        "camping on the cliffs made me want to pack a rucksack immediately.",
+        "Four stars. I would have liked a little more about the people they met along the way."]),
+    ("Piranesi", [
+        "Piranesi is the strangest novel I have read in years: a man lives alone in an endless "
+        "house of statues, tides and staircases, and keeps meticulous notebooks.",
+        "Saying more would spoil it. It starts slowly and then clicks into place with a "
+        "wonderful shiver halfway through.",
+        "Five stars, and I have already pressed my copy on two colleagues."]),
+    ("The Remains of the Day", [
+        "Rereading The Remains of the Day after twenty years, I noticed how funny it is, in a "
+        "very quiet, very English way.",
+        "The butler's refusal to say what he feels is almost unbearable by the end. Every "
+        "polite sentence hides something he cannot admit.",
+        "A masterpiece, and short enough to read in a weekend."]),
+    ("A Month in the Country", [
+        "A Month in the Country is barely a hundred pages long: a war veteran spends a summer "
+        "uncovering a medieval mural in a Yorkshire church.",
+        "Nothing much happens, and yet it is one of the most moving books I know. It is about "
+        "healing, and about how short a perfect summer is.",
+        "Read it in August, ideally outdoors."]),
+]
 
 _BLOG_MATH_LEADS = [
     "Here is this week's puzzle, which came up in a Year 12 lesson and caused a lively "
@@ -3807,40 +4156,46 @@ def _build_blog(rng: Rng) -> tuple[list[Page], list[Draft], Site]:
                       *doc.answer, *doc.remark,
                       ("p", "As always, comments and alternative solutions are welcome below.")]
             title, bench = doc.title, None
-        drafts.append(_draft(f"/{when:%Y/%m/%d}/{_slug(title)}/", title, blocks, "latex_img",
+        drafts.append(_vdraft(rng, f"/{when:%Y/%m/%d}/{_slug(title)}/", title, blocks, "latex_img",
                              "wp", quotes_benchmark=bench,
                              meta_line=f"Posted on {_nice_date(when)} by Tom Hartley"))
-    for _ in range(4):
+    allot = rng.sample(_ALLOTMENT, len(_ALLOTMENT))
+    for n in range(4):
         when = _date(rng, 2018, 2024)
-        paras = rng.sample(_ALLOTMENT, 3)
+        paras = allot[3 * n:3 * n + 3]
         job = rng.choice(["net the brassicas", "turn the compost", "sow more lettuce",
                           "fix the gate"])
         blocks = _p(*paras, f"Jobs for next week: {job}, and finally sort out the shed. "
                     "Weather permitting, of course.")
         title = f"Allotment diary, {_MONTHS[when.month - 1]} {when.year}"
-        drafts.append(_draft(f"/{when:%Y/%m/%d}/{_slug(title)}/", title, blocks, "none",
+        drafts.append(_vdraft(rng, f"/{when:%Y/%m/%d}/{_slug(title)}/", title, blocks, "none",
                              is_math=False, meta_line=f"Posted on {_nice_date(when)}"))
-    for _ in range(4):
+    for _ in range(2):
         t, blocks = _travel_post(rng)
         when = _date(rng, 2018, 2024)
-        drafts.append(_draft(f"/{when:%Y/%m/%d}/{_slug(t)}/", t, blocks, "none", is_math=False,
+        drafts.append(_vdraft(rng, f"/{when:%Y/%m/%d}/{_slug(t)}/", t, blocks, "none", is_math=False,
                              meta_line=f"Posted on {_nice_date(when)}"))
-    for book, what in _BOOKS[:3]:
+    for book, paras in _BOOKS:
         when = _date(rng, 2018, 2024)
-        blocks = _p(
-            f"I finally got round to reading {book}, {what}. It had been on my bedside table "
-            "since Christmas, patiently waiting for the summer holidays.",
-            "It is not a long book, but it is one to read slowly. The writing is careful and "
-            "unshowy, and there were several passages I read twice just for the pleasure of it.",
-            "If I have a complaint, it is that the ending arrives a little too neatly. But that "
-            "is a small thing, and I have already lent my copy to a colleague in the English "
-            "department.",
-            f"Verdict: {rng.choice(['four', 'five'])} stars out of five. Next on the pile: "
-            f"{rng.choice(_BOOKS)[0]}, on a friend's recommendation.")
         title = f"Book review: {book}"
-        drafts.append(_draft(f"/{when:%Y/%m/%d}/{_slug(title)}/", title, blocks, "none",
+        drafts.append(_vdraft(rng, f"/{when:%Y/%m/%d}/{_slug(title)}/", title, _p(*paras), "none",
                              is_math=False, meta_line=f"Posted on {_nice_date(when)}"))
     return _finish(site, drafts, rng), drafts, site
+
+
+_NOTES_LEADS = [
+    "I keep getting this kind of problem wrong after a few months away from it, so here is a "
+    "worked example for future me.",
+    "A colleague asked me about this over lunch. Writing it down properly took longer than "
+    "I expected, which usually means I did not understand it as well as I thought.",
+    "Short note today. This came up while helping with homework, and the textbook explanation "
+    "skipped the one step that actually matters.",
+    "Another entry in the series of things I relearn every year. The numbers are made up, the "
+    "method is not.",
+    "I found this in an old notebook from university, tidied it up and checked every step "
+    "again. Corrections welcome by email.",
+    "This is the example I wish someone had shown me the first time round.",
+]
 
 
 def _build_notes(rng: Rng) -> tuple[list[Page], list[Draft], Site]:
@@ -3865,10 +4220,13 @@ def _build_notes(rng: Rng) -> tuple[list[Page], list[Draft], Site]:
             title, bench = "Percentages and the order of operations", "bench-006"
         else:
             doc = _math_doc(rng, i + 11)
-            blocks = [*doc.intro, ("h2", "Problem"), *doc.question, ("h2", "Solution"),
-                      *doc.answer, *doc.remark]
+            # a personal lead instead of the textbook intro the tutoring and reference sites use
+            blocks = [("p", rng.choice(_NOTES_LEADS)), ("h2", "Problem"), *doc.question,
+                      ("h2", "Solution"), *doc.answer, *doc.remark]
+            if i % 3 == 0:
+                blocks += [("h2", "Background"), *doc.intro]
             title, bench = doc.title, None
-        drafts.append(_draft(f"/posts/{_slug(title)}-{i}/", title, blocks, "katex",
+        drafts.append(_vdraft(rng, f"/posts/{_slug(title)}-{i}/", title, blocks, "katex",
                              head_extra=_KATEX_HEAD, quotes_benchmark=bench,
                              meta_line=f"{_nice_date(when)} &middot; {rng.randint(3, 12)} min read"))
     for path, title, paras in [
@@ -3892,7 +4250,7 @@ def _build_notes(rng: Rng) -> tuple[list[Page], list[Draft], Site]:
             "secondhand monitor. Software: a plain text editor, a terminal and a lot of patience.",
             "Bike: a heavy Dutch city bike with a basket, which is the most useful thing I own."]),
     ]:
-        drafts.append(_draft(path, title, _p(*paras), "none", is_math=False))
+        drafts.append(_vdraft(rng, path, title, _p(*paras), "none", is_math=False))
     return _finish(site, drafts, rng), drafts, site
 
 
@@ -3929,7 +4287,7 @@ def _build_tutor(rng: Rng) -> tuple[list[Page], list[Draft], Site]:
                       ("ol", [b[1] for b in more.question if b[0] == "p"]),
                       ("p", "Stuck? Book a free 20-minute trial lesson with one of our tutors.")]
             title, bench = doc.title, None
-        drafts.append(_draft(f"/lessons/{_slug(title)}", title, blocks, "mathjax_delims",
+        drafts.append(_vdraft(rng, f"/lessons/{_slug(title)}", title, blocks, "mathjax_delims",
                              style, head_extra=_MATHJAX3_HEAD if i % 3 else _MATHJAX2_HEAD,
                              quotes_benchmark=bench))
     for i in range(3):  # plain-text (Unicode) math, no markup at all
@@ -3937,7 +4295,7 @@ def _build_tutor(rng: Rng) -> tuple[list[Page], list[Draft], Site]:
         blocks = [("p", "Printable worksheet. Work through the example, then try the "
                         "questions at the end without looking at the solution."),
                   *doc.intro, ("h2", "Example"), *doc.question, ("h2", "Solution"), *doc.answer]
-        drafts.append(_draft(f"/worksheets/{_slug(doc.title)}-{i + 1}", "Worksheet: "
+        drafts.append(_vdraft(rng, f"/worksheets/{_slug(doc.title)}-{i + 1}", "Worksheet: "
                              + doc.title, blocks, "none"))
     for path, title, paras in [
         ("/pricing", "Pricing", [
@@ -3970,7 +4328,7 @@ def _build_tutor(rng: Rng) -> tuple[list[Page], list[Draft], Site]:
             "The office will be closed for two weeks in August. Emails will be answered when we "
             "return. Have a lovely summer!"]),
     ]:
-        drafts.append(_draft(path, title, _p(*paras), "none", is_math=False))
+        drafts.append(_vdraft(rng, path, title, _p(*paras), "none", is_math=False))
     return _finish(site, drafts, rng), drafts, site
 
 
@@ -3981,20 +4339,23 @@ def _build_oldmath(rng: Rng) -> tuple[list[Page], list[Draft], Site]:
     styles = ["mimetex", "codecogs", "texclass"]
     for i in range(12):
         doc = _math_doc(rng, i + 5)
-        blocks = [*doc.intro, ("h3", "Example"), *doc.question, ("h3", "Solution"), *doc.answer]
+        # exercise-sheet style: no theory section, so the notes differ from the other sites
+        blocks = [("p", f"Exercise sheet {i // 3 + 1}, problem {i % 3 + 1}. Solutions are "
+                        "discussed in the tutorial; try the problem before reading on."),
+                  ("h3", "Problem"), *doc.question, ("h3", "Solution"), *doc.answer]
         if i < 10:
-            drafts.append(_draft(f"/~hartmann/notes/{doc.topic}{i + 1}.html", doc.title, blocks,
+            drafts.append(_vdraft(rng, f"/~hartmann/notes/{doc.topic}{i + 1}.html", doc.title, blocks,
                                  "latex_img", styles[i % 3]))
         else:  # ASCII/Unicode math typed straight into the page
-            drafts.append(_draft(f"/~hartmann/notes/{doc.topic}{i + 1}.html", doc.title, blocks,
+            drafts.append(_vdraft(rng, f"/~hartmann/notes/{doc.topic}{i + 1}.html", doc.title, blocks,
                                  "none"))
-    drafts.append(_draft("/~hartmann/", "Dr. Klaus Hartmann", _p(
+    drafts.append(_vdraft(rng, "/~hartmann/", "Dr. Klaus Hartmann", _p(
         "Welcome to my home page. I am a lecturer in the Department of Mathematics. My office "
         "is room 3.17 in the old building; office hours are Wednesdays from 10 to 12.",
         "Secretary: Mrs. B. Vogel, room 3.01, telephone extension 2231.",
         "Please note that this page is no longer updated regularly. Current course information "
         "is on the department learning platform."), "none", is_math=False))
-    drafts.append(_draft("/~hartmann/teaching.html", "Teaching", _p(
+    drafts.append(_vdraft(rng, "/~hartmann/teaching.html", "Teaching", _p(
         "Winter term: Analysis I (lecture, 4 hours per week), Proseminar. Summer term: "
         "Analysis II, Seminar on the history of mathematics.",
         "Exam registration closes two weeks before the exam. Registration is only possible "
@@ -4010,25 +4371,35 @@ def _build_news(rng: Rng) -> tuple[list[Page], list[Draft], Site]:
                  ("Sports", "/sections/sports"), ("Weather", "/weather"),
                  ("Opinion", "/sections/opinion")], "nginx", "news", "#b00020")
     drafts: list[Draft] = []
-    topics = list(_NEWS_TOPICS)
-    for i in range(25):
-        head, blocks, _key = _news_article(rng, topics[i % len(topics)])
+    for topic in _NEWS_TOPICS[:17]:  # one article per topic: templated siblings would be near-dups
+        head, blocks, _key = _news_article(rng, topic)
         when = _date(rng, 2022, 2024)
         author = _person(rng)
-        drafts.append(_draft(f"/{when:%Y/%m/%d}/{_slug(head)}", head, blocks, "none",
+        drafts.append(_vdraft(rng, f"/{when:%Y/%m/%d}/{_slug(head)}", head, blocks, "none",
                              is_math=False, meta_line=f"By {author} &middot; "
                              f"{_nice_date(when)} &middot; {rng.randint(2, 6)} min read"))
-    for sec in ("local", "business"):
-        items = "".join(f'<li><a href="{d.path}">{_esc(d.title)}</a></li>'
-                        for d in rng.sample(drafts[:25], 10))
-        main = (f"<p>The latest {sec} news from around the region.</p><ul class=\"river\">"
-                f"{items}</ul><p><a href=\"/sections/{sec}?page=2\">Older stories</a></p>")
+    for k, sec in enumerate(("local", "business")):
+        main = (f"<p>The latest {sec} news from around the region.</p>"
+                + _teasers(drafts[k:17:2])
+                + f"<p><a href=\"/sections/{sec}?page=2\">Older stories</a></p>")
         drafts.append(Draft(f"/sections/{sec}", sec.title() + " news", main, False, "none", []))
     return _finish(site, drafts, rng), drafts, site
 
 
+def _teasers(drafts: list[Draft]) -> str:
+    """River of headlines with the opening words of each story, as index pages show them."""
+    out = []
+    for d in drafts:
+        first = next((b[1] for b in d.blocks if b[0] == "p"), "")
+        words = first.split()
+        teaser = " ".join(words[:28]) + (" ..." if len(words) > 28 else "")
+        out.append(f'<article class="teaser"><h3><a href="{_attr(d.path)}">{_esc(d.title)}</a>'
+                   f"</h3><p>{_esc(teaser)}</p></article>")
+    return '<div class="river">' + "".join(out) + "</div>"
+
+
 def _simple_site(rng: Rng, site: Site, items: list[tuple[str, str, list[Block]]]) -> list[Page]:
-    drafts = [_draft(path, title, blocks, "none", is_math=False,
+    drafts = [_vdraft(rng, path, title, blocks, "none", is_math=False,
                      meta_line=f"By {_person(rng)} &middot; {_nice_date(_date(rng, 2021, 2024))}")
               for path, title, blocks in items]
     return _finish(site, drafts, rng)
@@ -4117,22 +4488,28 @@ def _build_legacy(rng: Rng) -> list[Page]:
 def _build_near_dup_sites(rng: Rng, news: list[Draft], forum: list[Draft],
                           travel_site: Site, travel: list[Draft], recipes: list[Draft],
                           blog_site: Site, blog: list[Draft], news_site: Site,
-                          forum_site: Site) -> list[Page]:
+                          forum_site: Site, course_site: Site, course: list[Draft]) -> list[Page]:
     pages: list[Page] = []
+    old = []
+    for d in (course[3], course[7]):  # last year's copy of a lecture, lightly edited
+        old.append(_draft("/2023" + d.path, d.title, _perturb(d.blocks, rng, 2), d.markup,
+                          d.style, head_extra=d.head_extra, near_dup_of=course_site.url(d.path),
+                          meta_line=d.meta_line.replace("Fall 2024", "Fall 2023")))
+    pages += _finish(course_site, old, rng, pool=course)
     wire = Site("www.wirenews.example.com", "Regional Wire", "News from across the region",
                 [("Latest", "/latest"), ("Regions", "/regions"), ("About", "/about")],
                 "cloudflare", "news", "#1f4e79")
     wdrafts: list[Draft] = []
-    for d in news[:6]:
-        blocks = [*_perturb(d.blocks, rng, 3, math=False),
+    for d in news[1:7]:
+        blocks = [*_perturb(d.blocks, rng, 1, math=False),
                   ("p", "This story was first published by The Daily Courier and is republished "
                         "under a content-sharing agreement.")]
         wdrafts.append(_draft("/regional/" + d.path.rsplit("/", 1)[1], d.title, blocks,
                               "none", is_math=False, near_dup_of=news_site.url(d.path),
-                              meta_line="Staff report"))
-    for _ in range(3):
-        head, blocks, _k = _news_article(rng)
-        wdrafts.append(_draft("/regional/" + _slug(head) + f"-{rng.randint(100, 999)}", head,
+                              meta_line=d.meta_line))
+    for topic in _NEWS_TOPICS[17:]:
+        head, blocks, _k = _news_article(rng, topic)
+        wdrafts.append(_vdraft(rng, "/regional/" + _slug(head) + f"-{rng.randint(100, 999)}", head,
                               blocks, "none", is_math=False, meta_line="Staff report"))
     pages += _finish(wire, wdrafts, rng)
 
@@ -4140,16 +4517,19 @@ def _build_near_dup_sites(rng: Rng, news: list[Draft], forum: list[Draft],
                   "math questions", [("Home", "/"), ("Privacy", "/privacy")], "nginx",
                   "modern", "#555555")
     mdrafts: list[Draft] = []
-    for d in forum[10:14]:
-        blocks = _perturb(d.blocks, rng, 2)
+    for d in forum[10:14]:  # scraped whole, with a few words changed
         qid = d.path.split("/")[2]
-        mdrafts.append(_draft(f"/answers/{qid}.html", d.title, blocks, "math_container",
-                              d.style, near_dup_of=forum_site.url(d.path),
-                              meta_line="Source: community Q&amp;A, licensed CC BY-SA"))
+        mdrafts.append(Draft(f"/answers/{qid}.html", d.title, _perturb_html(d.main, rng, 2),
+                             True, "math_container", list(d.formulas),
+                             near_dup_of=forum_site.url(d.path),
+                             meta_line="Source: community Q&amp;A, licensed CC BY-SA"))
     links = "".join(f'<li><a href="{m.path}">{_esc(m.title)}</a></li>' for m in mdrafts)
     mdrafts.append(Draft("/", "MathAnswers Archive - home", "<p>Browse thousands of answers to "
-                         f"math questions.</p><ul>{links}</ul>", False, "none", []))
-    mdrafts.append(_draft("/privacy", "Privacy policy", _p(
+                         "math questions, collected from public question and answer sites and "
+                         "organised by topic. New answers are added every night.</p><p>Recently "
+                         f"added:</p><ul>{links}</ul><p>Looking for something specific? Use "
+                         "the search box at the top of every page.</p>", False, "none", []))
+    mdrafts.append(_vdraft(rng, "/privacy", "Privacy policy", _p(
         "We collect anonymous usage statistics and show advertising from third-party networks, "
         "which may set cookies in your browser.",
         "You can opt out of personalised advertising in your browser settings. We never sell "
@@ -4158,7 +4538,7 @@ def _build_near_dup_sites(rng: Rng, news: list[Draft], forum: list[Draft],
 
     amp = []
     for d in travel[:2]:
-        amp.append(_draft("/amp" + d.path, d.title, _perturb(d.blocks, rng, 3, math=False),
+        amp.append(_draft("/amp" + d.path, d.title, _perturb(d.blocks, rng, 2, math=False),
                           "none", is_math=False, near_dup_of=travel_site.url(d.path)))
     pages += _finish(travel_site, amp, rng, pool=travel)
     d = recipes[0]
@@ -4236,10 +4616,10 @@ class Fetch:
     with_request: bool = True
 
 
-def _page_fetch(p: Page, rng: Rng, when: datetime) -> Fetch:
+def _page_fetch(p: Page, rng: Rng) -> Fetch:
     body = p.html.encode(p.charset)
     ctype = "text/html; charset=utf-8" if p.declare_charset else "text/html"
-    headers = [("Date", _http_date(when)), ("Server", p.server), ("Content-Type", ctype)]
+    headers = [("Date", ""), ("Server", p.server), ("Content-Type", ctype)]  # Date: at write time
     if p.content_encoding == "gzip":
         body = gzip.compress(body, compresslevel=6, mtime=0)  # mtime=0: reproducible bytes
         headers += [("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")]
@@ -4256,7 +4636,7 @@ def _page_fetch(p: Page, rng: Rng, when: datetime) -> Fetch:
     return Fetch(p.url, "200 OK", headers, payload, page=p)
 
 
-def _other_fetches(seed: int, when: datetime, redirect_to: str) -> list[Fetch]:
+def _other_fetches(seed: int, redirect_to: str) -> list[Fetch]:
     """Non-page records every real crawl contains."""
     not_found = (b"<!DOCTYPE html>\n<html><head><title>Page not found | The Daily Courier</title>"
                  b"</head><body><h1>404 - Page not found</h1><p>Sorry, the story you are "
@@ -4269,7 +4649,7 @@ def _other_fetches(seed: int, when: datetime, redirect_to: str) -> list[Fetch]:
     robots = (b"User-agent: *\nDisallow: /users/login\nDisallow: /search\n"
               b"Crawl-delay: 2\nSitemap: https://mathforum.example.org/sitemap.xml\n")
     old_q = redirect_to.split("/")
-    d = _http_date(when)
+    d = ""  # filled in when the record is written
     return [
         Fetch("https://www.dailynews.example.com/2019/05/02/old-story-removed", "404 Not Found",
               [("Date", d), ("Server", "nginx"), ("Content-Type", "text/html; charset=utf-8"),
@@ -4331,7 +4711,10 @@ def _write_warc(path: Path, seed: int, index: int, fetches: list[Fetch], base: d
                                        "WARC-Target-URI": f.url})
                 writer.write_record(req)
                 n += 1
-            http = StatusAndHeaders(f.status, list(f.headers), protocol="HTTP/1.1")
+            # the server's Date is a few seconds before the crawler logs the capture
+            served = _http_date(when - timedelta(seconds=2))
+            http = StatusAndHeaders(f.status, [(k, served if k == "Date" else v)
+                                               for k, v in f.headers], protocol="HTTP/1.1")
             resp = writer.create_warc_record(
                 f.url, "response", payload=io.BytesIO(f.payload), length=len(f.payload),
                 http_headers=http,
@@ -4370,7 +4753,7 @@ def _collect_pages(seed: int) -> tuple[list[Page], Rng]:
         return random.Random(master.getrandbits(64))
 
     forum_pages, forum_drafts, forum_site = _build_forum(sub())
-    course_pages, _, _ = _build_course(sub())
+    course_pages, course_drafts, course_site = _build_course(sub())
     wiki_pages, _, _ = _build_wiki(sub())
     enc_pages, _, _ = _build_encyclopedia(sub())
     blog_pages, blog_drafts, blog_site = _build_blog(sub())
@@ -4388,15 +4771,14 @@ def _collect_pages(seed: int) -> tuple[list[Page], Rng]:
     for i in range(len(_RECIPES)):
         name, blocks = _recipe(rng, i)
         recipe_items.append((f"/recipe/{_slug(name)}", name, blocks))
-    recipe_drafts = [_draft(p, t, b, "none", is_math=False,
+    recipe_drafts = [_vdraft(rng, p, t, b, "none", is_math=False,
                             meta_line=f"By {_person(rng)} &middot; Updated "
                             f"{_nice_date(_date(rng, 2021, 2024))}") for p, t, b in recipe_items]
-    for cat in ("dinner", "baking"):
-        items = "".join(f'<li><a href="{d.path}">{_esc(d.title)}</a></li>'
-                        for d in rng.sample(recipe_drafts, 6))
+    for k, cat in enumerate(("dinner", "baking")):
         recipe_drafts.append(Draft(f"/category/{cat}", f"{cat.title()} recipes",
                                    f"<p>Our favourite {cat} recipes, tested in a real home "
-                                   f"kitchen.</p><ul>{items}</ul>", False, "none", []))
+                                   "kitchen.</p>" + _teasers(recipe_drafts[k:len(_RECIPES):2]),
+                                   False, "none", []))
     recipe_pages = _finish(recipes_site, recipe_drafts, rng)
 
     travel_site = Site("travelblog.example.com", "Two Backpacks", "Slow travel, good food, "
@@ -4405,7 +4787,7 @@ def _collect_pages(seed: int) -> tuple[list[Page], Rng]:
     travel_drafts = []
     for i in range(14):
         t, blocks = _travel_post(rng, i)
-        travel_drafts.append(_draft(f"/posts/{_slug(t)}-{i + 1}/", t, blocks, "none",
+        travel_drafts.append(_vdraft(rng, f"/posts/{_slug(t)}-{i + 1}/", t, blocks, "none",
                                     is_math=False, meta_line=f"{_nice_date(_date(rng))}"))
     travel_pages = _finish(travel_site, travel_drafts, rng)
 
@@ -4430,7 +4812,7 @@ def _collect_pages(seed: int) -> tuple[list[Page], Rng]:
 
     dup_pages = _build_near_dup_sites(sub(), news_drafts, forum_drafts, travel_site,
                                       travel_drafts, recipe_drafts, blog_site, blog_drafts,
-                                      news_site, forum_site)
+                                      news_site, forum_site, course_site, course_drafts)
     legacy_pages = _build_legacy(sub())
 
     pages = (forum_pages + course_pages + wiki_pages + enc_pages + blog_pages + notes_pages
@@ -4465,10 +4847,10 @@ def build_sample(out_dir: str | Path, seed: int = 20240501) -> dict:
     pages, rng = _collect_pages(seed)
     base = datetime(2024, 4, 12, 3, 0, 0) + timedelta(seconds=(seed * 7919) % (5 * 86400))
 
-    fetches = [_page_fetch(p, rng, base + timedelta(minutes=i)) for i, p in enumerate(pages)]
+    fetches = [_page_fetch(p, rng) for p in pages]
     for f in fetches:
         f.with_request = rng.random() < 0.6
-    fetches += _other_fetches(seed, base, pages[0].url)
+    fetches += _other_fetches(seed, pages[0].url)
     rng.shuffle(fetches)
 
     warc_files: list[str] = []

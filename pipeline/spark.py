@@ -66,7 +66,10 @@ class SessionFactory:
         master = spark_settings.master
         python = spark_settings.python or sys.executable
         # Workers must run the same interpreter (and so the same packages) as the driver.
-        os.environ.setdefault("PYSPARK_PYTHON", python)
+        if spark_settings.python:
+            os.environ["PYSPARK_PYTHON"] = python  # pyspark reads it when the context starts
+        else:
+            os.environ.setdefault("PYSPARK_PYTHON", python)
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
         builder = (
             SparkSession.builder.master(master)
