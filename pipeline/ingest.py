@@ -106,7 +106,8 @@ def _tld_extractor() -> Any:
     import tldextract
 
     # suffix_list_urls=() uses the snapshot bundled with the package: never a network fetch.
-    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+    # Private suffixes (github.io, blogspot.com) count, so each hosted site is its own domain.
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
 
 
 def split_url(url: str) -> tuple[str, str, str]:

@@ -58,8 +58,8 @@ class SessionFactory:
         self._session: Any = None
 
     def get(self) -> Any:
-        if self._session is not None:
-            return self._session
+        if self._session is not None and self._session.sparkContext._jsc is not None:
+            return self._session  # still running (another factory may have stopped a shared one)
         from pyspark.sql import SparkSession
 
         spark_settings = self.settings.spark

@@ -27,6 +27,7 @@ from pipeline.config import StorageSettings
 
 log = logging.getLogger(__name__)
 
+WARC_SUFFIXES = (".warc", ".warc.gz")
 MANIFEST_SUFFIXES = (".paths", ".paths.gz", ".txt", ".txt.gz", ".manifest")
 RETRYABLE_S3_CODES = {
     "SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestTimeTooSkewed",
@@ -62,7 +63,7 @@ def split_s3(path: str) -> tuple[str, str]:
 
 
 # One boto3 client per (endpoint, anonymous) per process: clients are thread-safe and slow to build.
-_clients: dict[tuple[str, str, bool], Any] = {}
+_clients: dict[tuple[str, str, bool, float], Any] = {}
 _clients_lock = threading.Lock()
 
 
@@ -73,7 +74,7 @@ def s3_client(settings: StorageSettings, bucket: str) -> Any:
 
     anonymous = bucket in settings.s3_anonymous_buckets
     endpoint = settings.s3_endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3", "")
-    key = (endpoint, settings.s3_region, anonymous)
+    key = (endpoint, settings.s3_region, anonymous, settings.read_timeout_s)
     with _clients_lock:
         if key not in _clients:
             config = Config(
@@ -126,6 +127,8 @@ def _retrying(what: str, settings: StorageSettings, call: Callable[[], Any]) -> 
     for attempt in range(settings.max_retries + 1):
         try:
             return call()
+        except StorageError:
+            raise
         except Exception as exc:
             if _is_missing(exc):
                 raise StorageError(what, "missing_file", str(exc)) from exc
@@ -166,6 +169,9 @@ class ResumableStream(io.RawIOBase):
             body = self._open()
             try:
                 data = body.read(want)
+                if not data and want and getattr(body, "length", None):
+                    # http.client answers b"" when the connection drops early: not the end of the file.
+                    raise ConnectionError(f"connection closed with {body.length} bytes of the body unread")
             except Exception as exc:
                 if attempt >= self._settings.max_retries:
                     raise StorageError(self.path, "read_error",
@@ -220,7 +226,13 @@ def open_at(path: str, settings: StorageSettings, offset: int = 0) -> BinaryIO:
 
         def open_http(at: int) -> BinaryIO:
             request = urllib.request.Request(path, headers={"Range": f"bytes={at}-"} if at else {})
-            return urllib.request.urlopen(request, timeout=settings.read_timeout_s)
+            response = urllib.request.urlopen(request, timeout=settings.read_timeout_s)
+            if at and response.status != 206:
+                # A server that ignores Range would restart the file from byte 0 under us.
+                response.close()
+                raise StorageError(path, "read_error",
+                                   f"server ignored the Range request (HTTP {response.status})")
+            return response
 
         stream = ResumableStream(path, offset, open_http, settings)
     stream._open()  # fail now (missing key, denied) rather than on the first read
@@ -320,7 +332,7 @@ def expand_input(spec: str, settings: StorageSettings) -> list[str]:
             out.extend(read_manifest(item, settings))
         elif kind == "s3":
             if item.endswith("/"):
-                out.extend(p for p in list_s3(item, settings) if ".warc" in p)
+                out.extend(p for p in list_s3(item, settings) if p.endswith(WARC_SUFFIXES))
             else:
                 out.append(item)
         elif kind == "http":
@@ -331,7 +343,7 @@ def expand_input(spec: str, settings: StorageSettings) -> list[str]:
             if os.path.isdir(local):
                 matches = sorted(
                     p for p in glob.glob(os.path.join(local, "**", "*.warc*"), recursive=True)
-                    if p.endswith((".warc", ".warc.gz"))
+                    if p.endswith(WARC_SUFFIXES)
                 )
             if not matches:
                 raise StorageError(item, "missing_file", "no file matches this input")
