@@ -179,11 +179,32 @@ class _ResiliparseDom:
         parent.replace_child(self.tree.create_text_node(text), el)
 
 
-def _rewrite_math(dom: Any) -> tuple[set[str], int]:
+_HINTS = {
+    "script": ("math/tex", "math/TeX"),
+    "katex": ("katex",),
+    "math": ("<math", "<MATH", ":math"),
+    "img": ("<img", "<IMG"),
+    "container": ("math-container",),
+}
+_HINTS_BYTES = {k: tuple(n.encode() for n in v) for k, v in _HINTS.items()}
+
+
+def _markup_hints(html: str | bytes) -> set[str]:
+    """Which selectors can match at all: a substring test is far cheaper than a DOM query
+    (and on the raw bytes cheaper still than on a wide str). Most pages hold no "math" at
+    all, so one scan for it rules out three of the five queries."""
+    table: dict[str, tuple[Any, ...]] = _HINTS_BYTES if isinstance(html, bytes) else _HINTS  # type: ignore
+    math_word = ("math", "MATH") if isinstance(html, str) else (b"math", b"MATH")
+    names = ("script", "math", "container", "katex", "img") if any(w in html for w in math_word) \
+        else ("katex", "img")
+    return {name for name in names if any(n in html for n in table[name])}
+
+
+def _rewrite_math(dom: Any, hints: set[str]) -> tuple[set[str], int]:
     """Replace math markup with TeX text in place; return (markups seen, formulas rewritten)."""
     seen: set[str] = set()
     count = 0
-    scripts = dom.select('script[type^="math/tex"], script[type^="math/TeX"]')
+    scripts = dom.select('script[type^="math/tex"], script[type^="math/TeX"]') if "script" in hints else []
     if scripts:
         # Rendered MathJax output duplicates the script's source as glyph soup: drop it.
         for el in dom.select(_MATHJAX_RENDERED):
@@ -193,7 +214,7 @@ def _rewrite_math(dom: Any) -> tuple[set[str], int]:
             dom.replace(el, _tex(dom.text(el), display))
             count += 1
         seen.add("mathjax")
-    for el in dom.select(".katex-display, .katex"):
+    for el in dom.select(".katex-display, .katex") if "katex" in hints else []:
         annotation = dom.select('annotation[encoding="application/x-tex"]', el)
         if not annotation:
             continue  # already handled as part of its .katex-display parent
@@ -201,7 +222,7 @@ def _rewrite_math(dom: Any) -> tuple[set[str], int]:
         dom.replace(el, _tex(dom.text(annotation[0]), display))
         count += 1
         seen.add("katex")
-    for el in dom.select("math"):
+    for el in dom.select("math") if "math" in hints else []:
         annotation = dom.select('annotation[encoding="application/x-tex"], annotation[encoding="TeX"]', el)
         source = dom.text(annotation[0]) if annotation else dom.attr(el, "alttext")
         if not source.strip():
@@ -210,10 +231,12 @@ def _rewrite_math(dom: Any) -> tuple[set[str], int]:
         dom.replace(el, _tex(source, display))
         count += 1
         seen.add("mathml")
-    for el in dom.select("img"):
-        src = dom.attr(el, "src")
-        is_tex = _LATEX_IMG_SRC.search(src) or _LATEX_IMG_CLASS.search(dom.attr(el, "class"))
-        if not is_tex:
+    for el in dom.select("img") if "img" in hints else []:
+        src, css_class = dom.attr(el, "src"), dom.attr(el, "class")
+        key = f"{src} {css_class}".lower()
+        if "tex" not in key and "math" not in key and "cht=tx" not in key:
+            continue  # most images: skip the regexes
+        if not (_LATEX_IMG_SRC.search(src) or _LATEX_IMG_CLASS.search(css_class)):
             continue
         source = dom.attr(el, "alt") or dom.attr(el, "title")
         if not source and "?" in src:
@@ -224,7 +247,7 @@ def _rewrite_math(dom: Any) -> tuple[set[str], int]:
         dom.replace(el, _tex(source.removeprefix("\\displaystyle").strip(), display))
         count += 1
         seen.add("latex_img")
-    for el in dom.select(".math-container"):
+    for el in dom.select(".math-container") if "container" in hints else []:
         source = dom.text(el).strip()
         if not source:
             continue
@@ -280,12 +303,12 @@ def _keep_prose_lists(tree: Any) -> None:
             ul.parent.replace_child(ol, ul)
 
 
-def _extract_resiliparse(html: str, settings: ExtractSettings) -> tuple[str, set[str], int]:
+def _extract_resiliparse(html: str, settings: ExtractSettings, raw: str | bytes) -> tuple[str, set[str], int]:
     from resiliparse.extract.html2text import extract_plain_text
     from resiliparse.parse.html import HTMLTree
 
     tree = HTMLTree.parse(html)
-    seen, count = _rewrite_math(_ResiliparseDom(tree))
+    seen, count = _rewrite_math(_ResiliparseDom(tree), _markup_hints(raw))
     _keep_prose_lists(tree)
     text = extract_plain_text(
         tree, preserve_formatting=True, main_content=True, list_bullets=True,
@@ -294,7 +317,8 @@ def _extract_resiliparse(html: str, settings: ExtractSettings) -> tuple[str, set
     return text, seen, count
 
 
-def _extract_trafilatura(html: str, url: str, settings: ExtractSettings) -> tuple[str, set[str], int]:
+def _extract_trafilatura(html: str, url: str, settings: ExtractSettings,
+                         raw: str | bytes) -> tuple[str, set[str], int]:
     import lxml.html
     import trafilatura
 
@@ -302,7 +326,7 @@ def _extract_trafilatura(html: str, url: str, settings: ExtractSettings) -> tupl
         root = lxml.html.document_fromstring(html)
     except (ValueError, lxml.etree.ParserError):
         return "", set(), 0
-    seen, count = _rewrite_math(_LxmlDom(root))
+    seen, count = _rewrite_math(_LxmlDom(root), _markup_hints(raw))
     text = trafilatura.extract(
         root, url=url or None, output_format="txt", include_comments=False,
         include_tables=settings.include_tables, include_images=False, include_links=False,
@@ -319,11 +343,12 @@ def extract_text(body: bytes | str, settings: ExtractSettings, url: str = "",
         html, used = decode_html(body, charset)
     else:
         html, used = body, charset or "utf-8"
-    html = _SENTINELS.sub("", html)
+    if _OPEN in html or _CLOSE in html:
+        html = _SENTINELS.sub("", html)
     if settings.backend == "trafilatura":
-        text, seen, count = _extract_trafilatura(html, url, settings)
+        text, seen, count = _extract_trafilatura(html, url, settings, body)
     else:
-        text, seen, count = _extract_resiliparse(html, settings)
+        text, seen, count = _extract_resiliparse(html, settings, body)
     return _finish(text, seen, count, used)
 
 
