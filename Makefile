@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: setup iterate test bench lint report package clean
+.PHONY: setup iterate test bench lint package clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,7 +29,9 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check pipeline jobs tests
 
+# The zip a cluster job ships to executors (the job builds its own; this is for inspection).
 package: $(STAMP)
+	@mkdir -p dist
 	$(PY) -c "from pipeline.spark import package_zip; print(package_zip('dist'))"
 
 clean:

@@ -69,6 +69,7 @@ class FileStats:
     math_pages: int = 0
     markups: Counter = field(default_factory=Counter)
     corrupt_regions: int = 0
+    retries: int = 0  # remote reads retried (throttling, 5xx, dropped connections)
     failure: str = ""  # file-level reason when status == failed (missing_file, read_error)
     problems: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
@@ -89,7 +90,7 @@ class FileStats:
             "records_read": self.records_read, "html_responses": self.html_responses,
             "pages_kept": self.pages_kept, "dropped": dict(sorted(self.dropped.items())),
             "math_pages": self.math_pages, "markups": dict(sorted(self.markups.items())),
-            "corrupt_regions": self.corrupt_regions, "failure": self.failure,
+            "corrupt_regions": self.corrupt_regions, "retries": self.retries, "failure": self.failure,
             "problems": self.problems, "seconds": round(self.seconds, 3),
         }
 
@@ -279,6 +280,7 @@ def ingest_warc(warc_path: str, out_dir: str, settings: Settings, force: bool = 
         return previous
     stats = FileStats(warc_path=warc_path, part=part)
     start = time.monotonic()
+    retries_before = storage.RetryStats.retries
     if storage.scheme_of(dest) == "file":
         os.makedirs(out_dir, exist_ok=True)
     try:
@@ -288,10 +290,12 @@ def ingest_warc(warc_path: str, out_dir: str, settings: Settings, force: bool = 
         log.error("%s: %s", warc_path, exc)
         stats.status = "failed"
         stats.failure = exc.kind
+        stats.retries = storage.RetryStats.retries - retries_before
         stats.problems.append({"offset": None, "reason": exc.kind, "detail": exc.detail[:300]})
         stats.seconds = time.monotonic() - start
         return stats
     stats.seconds = time.monotonic() - start
+    stats.retries = storage.RetryStats.retries - retries_before
     storage.write_bytes_atomic(done_marker, json.dumps(stats.to_dict(), sort_keys=True).encode(),
                                settings.storage)
     return stats
@@ -309,7 +313,8 @@ def merge_stats(files: list[FileStats], settings: Settings) -> dict[str, Any]:
             failed[f.failure] += 1
     totals = {
         key: sum(getattr(f, key) for f in files)
-        for key in ("records_read", "html_responses", "pages_kept", "math_pages", "corrupt_regions")
+        for key in ("records_read", "html_responses", "pages_kept", "math_pages", "corrupt_regions",
+                    "retries")
     }
     balanced = totals["records_read"] == totals["pages_kept"] + sum(dropped.values())
     return {

@@ -354,6 +354,7 @@ def test_retries_are_counted_and_logged(s3, local_run, proxy, extractor, tmp_pat
 
     # In this process: 4 SlowDowns, each one retry of opening; one cut, one retry of reading.
     assert storage.RetryStats.retries - before == state.slowdowns + 1 == 5
+    assert stats.retries == 5  # and the file's stats say so (they go into _stats.json)
     assert state.slowdowns_served == 4
     _check_cut_and_resume(state)
     messages = [r.getMessage() for r in caplog.records if r.name == "pipeline.storage"]

@@ -133,7 +133,7 @@ def spark_speedup(warcs: list[Path]) -> dict[str, float]:
     for master in ("local[1]", "local[2]"):
         settings = load_settings(None, [f"spark.master={master}", "ingest.log_every_s=100000"])
         with tempfile.TemporaryDirectory() as out:
-            # A throwaway first run starts the JVM and workers; the timed run reuses nothing on disk.
+            # Each run starts its own JVM and Python workers: the time includes that start-up.
             start = time.perf_counter()
             stats = ingest_job.run(",".join(map(str, warcs)), out, settings)
             times[master] = time.perf_counter() - start
