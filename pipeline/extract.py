@@ -180,24 +180,20 @@ class _ResiliparseDom:
 
 
 _HINTS = {
-    "script": ("math/tex", "math/TeX"),
-    "katex": ("katex",),
-    "math": ("<math", "<MATH", ":math"),
-    "img": ("<img", "<IMG"),
-    "container": ("math-container",),
+    "script": (b"math/tex", b"math/TeX"),
+    "math": (b"<math", b"<MATH", b":math"),
+    "container": (b"math-container",),
+    "katex": (b"katex",),
+    "img": (b"<img", b"<IMG"),
 }
-_HINTS_BYTES = {k: tuple(n.encode() for n in v) for k, v in _HINTS.items()}
 
 
-def _markup_hints(html: str | bytes) -> set[str]:
-    """Which selectors can match at all: a substring test is far cheaper than a DOM query
-    (and on the raw bytes cheaper still than on a wide str). Most pages hold no "math" at
-    all, so one scan for it rules out three of the five queries."""
-    table: dict[str, tuple[Any, ...]] = _HINTS_BYTES if isinstance(html, bytes) else _HINTS  # type: ignore
-    math_word = ("math", "MATH") if isinstance(html, str) else (b"math", b"MATH")
-    names = ("script", "math", "container", "katex", "img") if any(w in html for w in math_word) \
-        else ("katex", "img")
-    return {name for name in names if any(n in html for n in table[name])}
+def _markup_hints(raw: bytes) -> set[str]:
+    """Which selectors can match at all: a substring test on the raw bytes is far cheaper
+    than a DOM query. Most pages hold no "math" at all, so one scan for it rules out three
+    of the five queries."""
+    names = list(_HINTS) if b"math" in raw or b"MATH" in raw else ["katex", "img"]
+    return {name for name in names if any(needle in raw for needle in _HINTS[name])}
 
 
 def _rewrite_math(dom: Any, hints: set[str]) -> tuple[set[str], int]:
@@ -303,7 +299,7 @@ def _keep_prose_lists(tree: Any) -> None:
             ul.parent.replace_child(ol, ul)
 
 
-def _extract_resiliparse(html: str, settings: ExtractSettings, raw: str | bytes) -> tuple[str, set[str], int]:
+def _extract_resiliparse(html: str, settings: ExtractSettings, raw: bytes) -> tuple[str, set[str], int]:
     from resiliparse.extract.html2text import extract_plain_text
     from resiliparse.parse.html import HTMLTree
 
@@ -318,7 +314,7 @@ def _extract_resiliparse(html: str, settings: ExtractSettings, raw: str | bytes)
 
 
 def _extract_trafilatura(html: str, url: str, settings: ExtractSettings,
-                         raw: str | bytes) -> tuple[str, set[str], int]:
+                         raw: bytes) -> tuple[str, set[str], int]:
     import lxml.html
     import trafilatura
 
@@ -341,8 +337,10 @@ def extract_text(body: bytes | str, settings: ExtractSettings, url: str = "",
     """One page's main text with math kept, in this process (no time bound)."""
     if isinstance(body, bytes):
         html, used = decode_html(body, charset)
+        if used.startswith(("utf-16", "utf-32")):
+            body = html.encode()  # the markup hints look for ASCII bytes
     else:
-        html, used = body, charset or "utf-8"
+        html, used, body = body, charset or "utf-8", body.encode()
     if _OPEN in html or _CLOSE in html:
         html = _SENTINELS.sub("", html)
     if settings.backend == "trafilatura":

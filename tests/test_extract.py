@@ -254,3 +254,9 @@ def test_cli_extract_prints_one_page(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert "\\frac{a}{b}" in out["text"] and out["math_markup"] == ["katex"]
     assert main(["extract", str(tmp_path / "missing.html")]) == 2
+
+
+def test_utf16_page_keeps_its_math():
+    body = page(MARKUP_PAGES["mathml"][0]).encode("utf-16")
+    result = extract_text(body, ExtractSettings())
+    assert "$E=mc^2$" in result.text and result.math_markup == ["mathml"]
