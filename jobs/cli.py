@@ -36,6 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print text, math markup and charset as JSON")
     _common(p)
 
+    p = sub.add_parser("dedup", help="pages table -> dedup sidecar (exact and MinHash near duplicates)")
+    p.add_argument("--pages", required=True, help="the pages table folder")
+    p.add_argument("--out", required=True, help="output folder of the dedup sidecar")
+    _common(p)
+
     p = sub.add_parser("iterate", help="run the whole loop over a run folder (resumes)")
     p.add_argument("--work", help="run folder (default: work_dir from config)")
     p.add_argument("--iterations", type=int, help="classifier iterations (later stages)")
@@ -69,6 +74,12 @@ def main(argv: list[str] | None = None) -> int:
 
             stats = ingest.run(args.input, args.out, settings, force=args.force)
             print(ingest.summary_line(stats))
+            return 0 if stats["invariant_holds"] else 1
+        if args.command == "dedup":
+            from jobs import dedup
+
+            stats = dedup.run(args.pages, args.out, settings)
+            print(dedup.summary_line(stats))
             return 0 if stats["invariant_holds"] else 1
         if args.command == "iterate":
             from jobs import iterate

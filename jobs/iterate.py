@@ -1,7 +1,7 @@
 """`mathmine iterate`: the whole loop over a run folder, resuming where it stopped.
 
-Steps so far: build the bundled sample crawl (when no input is configured) and ingest. Later
-stages (dedup, classifier iterations, decontamination, tokenization) add their steps here.
+Steps so far: build the bundled sample crawl (when no input is configured), ingest, dedup.
+Later stages (classifier iterations, decontamination, tokenization) add their steps here.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from jobs import dedup as dedup_job
 from jobs import ingest as ingest_job
 from jobs.common import RunState
 from pipeline.config import Settings
@@ -45,6 +46,14 @@ def run(settings: Settings, work_dir: str | None = None, force: bool = False) ->
         state.finish("ingest", settings.fingerprint("ingest", "extract"),
                      {k: v for k, v in stats.items() if k != "per_file"})
         summary["steps"]["ingest"] = ingest_job.summary_line(stats)
+        # Dedup reads the whole pages table: redo it when ingest or dedup settings changed,
+        # or when ingest added WARCs.
+        fingerprint = f"{settings.fingerprint('dedup')}:{settings.fingerprint('ingest', 'extract')}:" \
+                      f"{stats['pages_kept']}"
+        if force or not state.done("dedup", fingerprint) or not (work / "dedup").exists():
+            dedup_stats = dedup_job.run(str(work / "pages"), str(work / "dedup"), settings, factory=factory)
+            state.finish("dedup", fingerprint, dedup_stats)
+        summary["steps"]["dedup"] = dedup_job.summary_line(state.data["steps"]["dedup"]["summary"])
     finally:
         factory.stop()
     summary["seconds"] = round(time.monotonic() - started, 1)
@@ -59,4 +68,5 @@ def print_summary(summary: dict[str, Any]) -> None:
               f"{len(s.get('domains', []))} domains ({s.get('math_pages')} math), "
               f"{s.get('seed_docs')} seed docs")
     print(f"  {summary['steps']['ingest']}")
-    print(f"  pages table: {summary['work_dir']}/pages  (stats: pages/_stats.json)")
+    print(f"  {summary['steps']['dedup']}")
+    print(f"  tables: {summary['work_dir']}/pages, {summary['work_dir']}/dedup  (each with _stats.json)")

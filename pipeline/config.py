@@ -71,6 +71,23 @@ class IngestSettings:
 
 
 @dataclass
+class DedupSettings:
+    ngram: int = 5  # words per shingle
+    num_perm: int = 128
+    seed: int = 1  # datasketch's default seed: signatures match datasketch.MinHash(seed=1)
+    hash: str = "xxh32"  # xxh32 (fast) | sha1 (datasketch's default hashfunc)
+    threshold: float = 0.8  # target Jaccard; bands x rows are chosen for it ...
+    bands: int = 0  # ... unless both are set here (0: choose)
+    rows: int = 0
+    false_positive_weight: float = 0.5
+    false_negative_weight: float = 0.5
+    verify: bool = True  # keep a candidate pair only if its signature similarity >= threshold
+    max_iterations: int = 60  # connected components: label-propagation rounds before giving up
+    output_parts: int = 4  # files of the dedup sidecar
+    batch_rows: int = 1000  # pages per Arrow batch in the signature step
+
+
+@dataclass
 class SampleSettings:
     seed: int = 20240501
 
@@ -83,6 +100,7 @@ class Settings:
     storage: StorageSettings = field(default_factory=StorageSettings)
     extract: ExtractSettings = field(default_factory=ExtractSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
+    dedup: DedupSettings = field(default_factory=DedupSettings)
     sample: SampleSettings = field(default_factory=SampleSettings)
 
     def to_dict(self) -> dict[str, Any]:
@@ -100,6 +118,7 @@ _CHOICES = {
     "extract.backend": {"resiliparse", "trafilatura"},
     "extract.trafilatura_favor": {"balanced", "precision", "recall"},
     "ingest.parquet_compression": {"zstd", "snappy", "gzip", "none"},
+    "dedup.hash": {"xxh32", "sha1"},
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import zipfile
@@ -126,3 +127,45 @@ def where_tasks_import(session: Any, module: str = "pipeline") -> list[str]:
         return str(importlib.import_module(module).__file__)
 
     return sorted(set(sc.parallelize(range(2), 2).map(locate).collect()))
+
+
+def write_sorted_parquet(df: Any, out_dir: str, parts: int, key: str) -> str:
+    """Write `df` as `parts` Parquet files sorted by `key`, named part-00000.parquet ..., into a
+    temporary folder beside `out_dir`; return that folder (publish it with `publish_dir`).
+
+    Hash partitioning on `key` and a sort inside each partition make the files' contents and
+    names a function of the rows alone: the same rows give the same bytes on any cluster shape.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    tmp = out_dir.rstrip("/") + ".inflight"
+    if os.path.exists(tmp):
+        shutil.rmtree(tmp)
+    os.makedirs(tmp)
+    schema = to_arrow_schema(df.schema)
+    names = schema.names
+
+    def write(index: int, rows: Any) -> Any:
+        columns: dict[str, list] = {name: [] for name in names}
+        count = 0
+        for row in rows:
+            for name in names:
+                columns[name].append(row[name])
+            count += 1
+        table = pa.Table.from_pydict(columns, schema=schema)
+        pq.write_table(table, os.path.join(tmp, f"part-{index:05d}.parquet"), compression="zstd")
+        yield count
+
+    ordered = df.repartition(parts, key).sortWithinPartitions(key)
+    written = sum(ordered.rdd.mapPartitionsWithIndex(write).collect())
+    log.info("wrote %d rows in %d parts to %s", written, parts, tmp)
+    return tmp
+
+
+def publish_dir(tmp: str, out_dir: str) -> None:
+    """Swap a finished temporary folder into place (a rerun replaces an older output whole)."""
+    if os.path.exists(out_dir):
+        shutil.rmtree(out_dir)
+    os.replace(tmp, out_dir)
