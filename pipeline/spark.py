@@ -140,6 +140,13 @@ def write_sorted_parquet(df: Any, out_dir: str, parts: int, key: str) -> str:
     import pyarrow.parquet as pq
     from pyspark.sql.pandas.types import to_arrow_schema
 
+    ordered = df.repartition(parts, key).sortWithinPartitions(key)
+    if "://" in out_dir and not out_dir.startswith("file://"):
+        # A cluster URI (s3a://, hdfs://): Spark's own writer, same rows and order, but its file
+        # names carry a random job id, so only the contents are reproducible there.
+        ordered.write.mode("overwrite").parquet(out_dir)
+        return out_dir
+    out_dir = out_dir.removeprefix("file://")
     tmp = out_dir.rstrip("/") + ".inflight"
     if os.path.exists(tmp):
         shutil.rmtree(tmp)
@@ -158,7 +165,6 @@ def write_sorted_parquet(df: Any, out_dir: str, parts: int, key: str) -> str:
         pq.write_table(table, os.path.join(tmp, f"part-{index:05d}.parquet"), compression="zstd")
         yield count
 
-    ordered = df.repartition(parts, key).sortWithinPartitions(key)
     written = sum(ordered.rdd.mapPartitionsWithIndex(write).collect())
     log.info("wrote %d rows in %d parts to %s", written, parts, tmp)
     return tmp
@@ -166,6 +172,9 @@ def write_sorted_parquet(df: Any, out_dir: str, parts: int, key: str) -> str:
 
 def publish_dir(tmp: str, out_dir: str) -> None:
     """Swap a finished temporary folder into place (a rerun replaces an older output whole)."""
+    if tmp == out_dir:
+        return
+    out_dir = out_dir.removeprefix("file://")
     if os.path.exists(out_dir):
         shutil.rmtree(out_dir)
     os.replace(tmp, out_dir)
