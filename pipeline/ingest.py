@@ -8,6 +8,7 @@ records that the WARC is done; a rerun skips WARCs with that file.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -190,7 +191,11 @@ def iter_pages(warc_path: str, settings: Settings, stats: FileStats,
             stats.drop("not_http")
             continue
         url = item.target_uri
-        if not url.lower().startswith(("http://", "https://")):
+        host = domain = path = ""
+        if url.lower().startswith(("http://", "https://")):
+            with contextlib.suppress(ValueError):  # urlsplit rejects e.g. a broken IPv6 host
+                host, domain, path = split_url(url)
+        if not host:
             stats.drop("bad_url", item.offset, repr(url[:200]))
             continue
         if response.status not in settings.ingest.keep_status:
@@ -218,7 +223,6 @@ def iter_pages(warc_path: str, settings: Settings, stats: FileStats,
         if len(extraction.text) < max(1, settings.extract.min_text_chars):
             stats.drop("empty_text")
             continue
-        host, domain, path = split_url(url)
         stats.pages_kept += 1
         if extraction.math_markup:
             stats.math_pages += 1

@@ -185,6 +185,8 @@ def test_odd_payloads_are_counted_each_with_its_reason(tmp_path):
         html_response("https://a.example.org/untyped", PAGE.encode(), content_type=""),
         html_response("https://a.example.org/slow", slow),
         html_response("https://a.example.org/after-slow", PAGE.encode()),
+        html_response("http://[broken-ipv6/page", PAGE.encode()),
+        html_response("ftp://a.example.org/file.html", PAGE.encode()),
     ]
     path = write_warc(tmp_path / "odd.warc.gz", responses)
     settings = load_settings(None, ["extract.timeout_s=0.3"])
@@ -196,9 +198,9 @@ def test_odd_payloads_are_counted_each_with_its_reason(tmp_path):
         assert rows[name]["math_markup"] == ["tex_delims"]
     assert "Ферма" in rows["cp1251"]["text"] and rows["cp1251"]["charset"] == "cp1251"
     assert dict(stats.dropped) == {"decode_error": 1, "too_large": 1, "non_html": 1, "non_200": 1,
-                                   "empty_text": 1, "extract_timeout": 1}
+                                   "empty_text": 1, "extract_timeout": 1, "bad_url": 2}
     assert stats.records_read == len(responses) == stats.pages_kept + sum(stats.dropped.values())
-    assert {p["reason"] for p in stats.problems} == {"decode_error", "too_large", "extract_timeout"}
+    assert {p["reason"] for p in stats.problems} == {"decode_error", "too_large", "extract_timeout", "bad_url"}
 
 
 def test_parse_http_response_edge_cases():
