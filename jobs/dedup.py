@@ -98,12 +98,16 @@ def run(pages_dir: str, out_dir: str, settings: Settings, factory: SessionFactor
             T.StructField("band_keys", T.ArrayType(T.LongType())),
         ])
 
+        batch_rows = max(1, d.batch_rows)
+
         def features(batches: Any) -> Any:
             import pandas as pd
 
-            for batch in batches:
-                yield pd.DataFrame(page_features(batch["id"].tolist(), batch["url"].tolist(),
-                                                 batch["text"].fillna("").tolist(), hasher, bands, rows))
+            for arrow_batch in batches:  # dedup.batch_rows pages at a time bound the signature work
+                for lo in range(0, len(arrow_batch), batch_rows):
+                    batch = arrow_batch.iloc[lo:lo + batch_rows]
+                    yield pd.DataFrame(page_features(batch["id"].tolist(), batch["url"].tolist(),
+                                                     batch["text"].fillna("").tolist(), hasher, bands, rows))
 
         feats = pages.select("id", "url", "text").mapInPandas(features, feature_schema)
         base = feats.join(pages.select("id", "text_chars"), "id").localCheckpoint()

@@ -46,9 +46,13 @@ def text_hash(text: str) -> str:
 
 def normalize_url(url: str) -> str:
     """Exact-URL key: lower-case scheme and host, no default port, no fragment, no trailing '/'."""
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:  # bad port or IPv6 host (ingest only checks the scheme): match exactly
+        return url.strip()
     host = (parts.hostname or "").rstrip(".")
-    port = parts.port if parts.port not in (None, 80, 443) else None
+    port = port if port not in (None, 80, 443) else None
     netloc = f"{host}:{port}" if port else host
     path = parts.path.rstrip("/") or "/"
     return urlunsplit((parts.scheme.lower(), netloc, path, parts.query, ""))
