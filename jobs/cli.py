@@ -46,6 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--iterations", type=int, help="classifier iterations (later stages)")
     p.add_argument("--force", action="store_true", help="redo finished steps")
     _common(p)
+
+    p = sub.add_parser("annotations", help="the annotators' URL-pattern files (annotation/README.md)")
+    asub = p.add_subparsers(dest="annotations_command", metavar="lint", required=True)
+    p = asub.add_parser("lint", help="check URL-pattern files; exit 1 with file:line: reason on any bad line")
+    p.add_argument("path", nargs="?", default=None,
+                   help="a .tsv file or a folder of them (default annotation/url_patterns)")
+    _common(p)
     return parser
 
 
@@ -81,6 +88,22 @@ def main(argv: list[str] | None = None) -> int:
             stats = dedup.run(args.pages, args.out, settings)
             print(dedup.summary_line(stats))
             return 0 if stats["invariant_holds"] else 1
+        if args.command == "annotations":
+            from pipeline.annotation import DEFAULT_PATTERNS_DIR, lint_report
+
+            path = args.path
+            if path is None:  # the current folder's, else the checkout's
+                path = "annotation/url_patterns"
+                if not Path(path).exists() and DEFAULT_PATTERNS_DIR.exists():
+                    path = str(DEFAULT_PATTERNS_DIR)
+            bad, summary = lint_report(path)
+            for line in bad:
+                print(line)
+            if bad:
+                print(f"mathmine: {summary}", file=sys.stderr)
+                return 1
+            print(summary)
+            return 0
         if args.command == "iterate":
             from jobs import iterate
 

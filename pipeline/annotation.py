@@ -1,0 +1,464 @@
+"""Annotators' URL-pattern files (`annotation/url_patterns/*.tsv`): parse, lint, match.
+
+A line is `pattern<TAB>label<TAB>annotator[<TAB>note]`; `annotation/README.md` is the user's guide.
+The syntax, briefly:
+
+- pattern = `HOST/PATH-GLOB`. No scheme (a pattern matches http and https alike), no port, no query:
+  a URL's query string and fragment are ignored, only its host and path are matched.
+- HOST is a domain name, case-insensitive, or `*.domain` (the domain itself and every subdomain at
+  any depth). A leading `www.` is ignored on both sides: `example.org` and `www.example.org` are
+  the same host. No other wildcard is allowed in a host.
+- PATH-GLOB starts with `/` and is matched case-sensitively against the whole path: `*` is any run
+  of characters (across `/` too), `?` exactly one character, `[abc]` / `[a-z]` / `[!abc]` one
+  character of (not of) a set. `**` is rejected (`*` already crosses `/`).
+- label is exactly `math` or `exclude`. A URL is selected when some math pattern matches and no
+  exclude pattern does; an exclude match always wins, however specific the math pattern.
+- blank lines and lines starting with `#` are ignored.
+
+Matching is linear-time: a glob becomes a string comparison (`/a/b`), a prefix test (`/a/*`) or
+an anchored regex in which every `*` but the last is an atomic lazy group `(?>.*?SEGMENT)`, so a
+pattern like `a*a*a*a*b` never backtracks exponentially. A `PatternMatcher` indexes patterns by
+host, so a URL is tried only against the patterns for its own host and its parent domains; it
+pickles as its list of patterns and recompiles on arrival (Spark tasks).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
+
+LABELS = ("math", "exclude")
+COLUMNS = "pattern<TAB>label<TAB>annotator[<TAB>note]"
+DEFAULT_PATTERNS_DIR = Path(__file__).resolve().parent.parent / "annotation" / "url_patterns"
+
+
+@dataclass(frozen=True)
+class Pattern:
+    file: str  # relative to the folder given to load_patterns
+    line: int  # 1-based
+    glob: str  # as written (stripped of surrounding spaces)
+    label: str  # "math" | "exclude"
+    annotator: str
+    note: str = ""
+
+    @property
+    def source(self) -> str:
+        """The `source` value of seed rows this pattern added (DESIGN.md section 4)."""
+        return f"pattern:{self.file}:{self.line}"
+
+
+class LintError(NamedTuple):
+    file: str
+    line: int  # 0: the file or folder as a whole
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.reason}"
+
+
+# --------------------------------------------------------------------------- parsing a glob
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+_HOST_CHARS = re.compile(r"[a-z0-9._-]+")
+_EXACT, _PREFIX, _REGEX = 0, 1, 2
+
+
+@lru_cache(maxsize=1)
+def _tld_extractor() -> Any:
+    import tldextract
+
+    # The snapshot bundled with the package (never a network fetch), private suffixes included.
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
+
+
+def _strip_www(host: str) -> str:
+    """`www.example.org` -> `example.org` (not `www.com` -> `com`)."""
+    if host.startswith("www.") and "." in host[4:]:
+        return host[4:]
+    return host
+
+
+def _idna(host: str) -> str | None:
+    if host.isascii():
+        return host
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+
+
+class _Glob(NamedTuple):
+    wildcard: bool  # host written as *.base
+    host: str  # normalized: lower case, punycode, www. stripped unless wildcard
+    path: str  # as written
+    kind: int  # _EXACT | _PREFIX | _REGEX
+    arg: Any  # the literal path, the literal prefix, or a compiled regex
+
+    @property
+    def key(self) -> tuple[bool, str, str]:
+        return self.wildcard, self.host, self.path
+
+
+def _parse_host(host: str) -> tuple[bool, str] | str:
+    """(wildcard, normalized host) or an error reason."""
+    wildcard = host.startswith("*.")
+    name = host[2:] if wildcard else host
+    if any(c in name for c in "*?["):
+        return f"host '{host}': a host wildcard is only allowed as a leading '*.' (e.g. *.example.org)"
+    if "@" in name:
+        return f"host '{host}': drop the user name before '@'"
+    if ":" in name:
+        port = name[name.index(":"):]
+        return f"host '{host}': drop the port '{port}' (ports are ignored)"
+    name = name.lower()
+    if name.endswith("."):
+        name = name[:-1]
+    encoded = _idna(name)
+    if encoded is None:
+        return f"host '{host}' is not a valid domain name"
+    name = encoded
+    if not name:
+        return "no host: a pattern starts with a host name, e.g. example.org/*"
+    bad = _HOST_CHARS.sub("", name)
+    if bad:
+        return f"host '{host}' has a character a host name cannot have: {bad[0]!r}"
+    if name.startswith((".", "-")) or ".." in name:
+        return f"host '{host}' is not a valid domain name"
+    if "." not in name:
+        return f"host '{host}' is not a domain name (no dot); a pattern starts with a host like example.org"
+    if wildcard:
+        parts = _tld_extractor()(name)
+        if not parts.domain and parts.suffix:
+            return (f"'*.{name}' would match every site under the public suffix '{name}'; "
+                    f"name one site (e.g. *.example.{name})")
+        return True, name
+    return False, _strip_www(name)
+
+
+def _parse_path(path: str, offset: int = 0) -> tuple[int, Any] | str:
+    """(kind, arg) for a path glob (starting at character `offset` of its pattern), or an error reason."""
+    if "**" in path:
+        return "'**' is not needed: '*' already matches across '/' (write a single '*')"
+    qmark = path.find("?")
+    if qmark >= 0 and "=" in path[qmark:]:
+        return (f"'{path[qmark:]}' looks like a query string: query strings are ignored, a pattern "
+                "matches host and path only (end the path with * instead)")
+    segments: list[list[str]] = [[]]  # regex atoms between stars
+    literal = True  # no ? and no [..] so far
+    i = 0
+    while i < len(path):
+        c = path[i]
+        if c == "*":
+            segments.append([])
+        elif c == "?":
+            segments[-1].append(".")
+            literal = False
+        elif c == "[":
+            j = i + 1
+            negate = j < len(path) and path[j] in "!^"
+            if negate:
+                j += 1
+            start = j
+            if j < len(path) and path[j] == "]":  # a ']' first in the set is a literal ']'
+                j += 1
+            while j < len(path) and path[j] != "]":
+                j += 1
+            if j >= len(path):
+                return f"unclosed '[' at character {offset + i + 1}; write [[] to match a literal '['"
+            body = path[start:j]
+            for k in range(1, len(body) - 1):
+                if body[k] == "-" and body[k - 1] > body[k + 1]:
+                    return f"empty range '{body[k - 1]}-{body[k + 1]}' in '[{path[i + 1:j]}]'"
+            atoms = "".join("-" if ch == "-" and 0 < k < len(body) - 1 else re.escape(ch)
+                            for k, ch in enumerate(body))
+            segments[-1].append(f"[{'^' if negate else ''}{atoms}]")
+            literal = False
+            i = j
+        else:
+            segments[-1].append(re.escape(c))
+        i += 1
+    if literal and len(segments) == 1:
+        return _EXACT, path
+    if literal and len(segments) == 2 and not segments[1]:
+        return _PREFIX, path[:-1]
+    parts = ["".join(s) for s in segments]
+    if len(parts) == 1:
+        regex = parts[0]
+    else:  # leftmost-first for each middle segment is exact: every segment has a fixed length
+        regex = parts[0] + "".join(f"(?>.*?{seg})" for seg in parts[1:-1] if seg) + ".*" + parts[-1]
+    return _REGEX, re.compile(regex, re.DOTALL)
+
+
+def _parse_glob(glob: str) -> _Glob | str:
+    """The compiled form of a pattern, or the reason it is bad (one line, for annotators)."""
+    if not glob:
+        return "empty pattern"
+    scheme = _SCHEME.match(glob)
+    if scheme:
+        rest = glob[scheme.end():]
+        return (f"drop the scheme '{scheme.group(0)}': a pattern starts with the host ({rest}) and "
+                "matches http and https alike")
+    for i, c in enumerate(glob):
+        if c.isspace():
+            return f"whitespace inside the pattern (character {i + 1}); columns are separated by tabs"
+        if ord(c) < 32 or ord(c) == 127:
+            return f"control character U+{ord(c):04X} inside the pattern (character {i + 1})"
+    if "#" in glob:
+        return ("'#' in a pattern: URL fragments are never matched, and a comment must start its own "
+                "line (or go in the note column)")
+    if glob.startswith("/"):
+        return f"no host: a pattern starts with a host name, e.g. example.org{glob}"
+    slash = glob.find("/")
+    if slash < 0:
+        host = _parse_host(glob)
+        if isinstance(host, str):
+            return host
+        return f"no path after the host: write {glob}/* for the whole site or {glob}/ for its home page"
+    host = _parse_host(glob[:slash])
+    if isinstance(host, str):
+        return host
+    path = _parse_path(glob[slash:], slash)
+    if isinstance(path, str):
+        return path
+    return _Glob(host[0], host[1], glob[slash:], path[0], path[1])
+
+
+def check_pattern(glob: str) -> str | None:
+    """The reason a pattern (first column) is bad, or None when it is fine."""
+    parsed = _parse_glob(glob)
+    return parsed if isinstance(parsed, str) else None
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _parse_line(text: str) -> tuple[tuple[str, str, str, str], _Glob] | str:
+    """((pattern, label, annotator, note), compiled pattern) of a non-blank, non-comment line, or
+    an error reason."""
+    cols = [c.strip() for c in text.split("\t", 3)]
+    if len(cols) == 1:
+        if len(text.strip().split()) > 1:
+            return f"columns must be separated by tabs, not spaces ({COLUMNS})"
+        return f"missing label and annotator columns ({COLUMNS})"
+    if len(cols) == 2:
+        if len(cols[1].split()) > 1:
+            return f"missing annotator column: separate the label and the annotator with a tab ({COLUMNS})"
+        return f"missing annotator column ({COLUMNS})"
+    glob, label, annotator = cols[:3]
+    note = cols[3] if len(cols) == 4 else ""
+    parsed = _parse_glob(glob)
+    if isinstance(parsed, str):
+        return parsed
+    if not label:
+        return "empty label column (use math or exclude)"
+    if label not in LABELS:
+        return f"unknown label '{label}' (use math or exclude)"
+    if not annotator:
+        return "empty annotator column (write who annotated the line)"
+    return (glob, label, annotator, note), parsed
+
+
+def _read_file(path: Path, name: str, patterns: list[Pattern], errors: list[LintError],
+               seen: dict[tuple[bool, str, str], Pattern]) -> None:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        errors.append(LintError(name, 0, f"cannot read the file ({exc.strerror or exc})"))
+        return
+    offset = 0
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        line_offset, offset = offset, offset + len(raw) + 1
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            errors.append(LintError(name, number, (
+                f"not valid UTF-8: byte 0x{raw[exc.start]:02x} at byte offset {line_offset + exc.start} "
+                "of the file; save the file as UTF-8")))
+            continue
+        if number == 1 and text.startswith("\ufeff"):
+            text = text[1:]
+        text = text.rstrip("\r")
+        if not text.strip() or text.lstrip().startswith("#"):
+            continue
+        parsed = _parse_line(text)
+        if isinstance(parsed, str):
+            errors.append(LintError(name, number, parsed))
+            continue
+        columns, compiled = parsed
+        pattern = Pattern(name, number, *columns)
+        earlier = seen.get(compiled.key)
+        if earlier is not None:
+            where = f"{earlier.file}:{earlier.line}"
+            if earlier.label == pattern.label:
+                errors.append(LintError(name, number, f"duplicate of {where}"))
+            else:
+                errors.append(LintError(name, number, (
+                    f"conflicts with {where}, which labels the same pattern '{earlier.label}' "
+                    f"({earlier.glob}); keep one of the two lines")))
+            continue
+        seen[compiled.key] = pattern
+        patterns.append(pattern)
+
+
+def load_patterns(path: str | Path) -> tuple[list[Pattern], list[LintError]]:
+    """Read a pattern file, or every `*.tsv` file directly in a folder (sorted by name).
+
+    Never raises on bad content: every bad line is one LintError and is left out of the patterns.
+    File names in both are relative to `path` (a file's own name when `path` is a file); a missing
+    `path` is one error at line 0.
+    """
+    root = Path(path)
+    patterns: list[Pattern] = []
+    errors: list[LintError] = []
+    seen: dict[tuple[bool, str, str], Pattern] = {}
+    if root.is_dir():
+        for file in pattern_files(root):
+            _read_file(file, file.name, patterns, errors, seen)
+    elif root.exists():
+        _read_file(root, root.name, patterns, errors, seen)
+    else:
+        errors.append(LintError(str(path), 0, "no such file or folder"))
+    return patterns, errors
+
+
+def lint_paths(path: str | Path) -> list[LintError]:
+    """Every bad line under `path` (see load_patterns); empty when all is well."""
+    return load_patterns(path)[1]
+
+
+def pattern_files(path: str | Path) -> list[Path]:
+    """The files load_patterns reads for `path`."""
+    root = Path(path)
+    if root.is_dir():
+        return sorted((p for p in root.glob("*.tsv") if p.is_file() and not p.name.startswith(".")),
+                      key=lambda p: p.name)
+    return [root] if root.exists() else []
+
+
+def lint_report(path: str | Path) -> tuple[list[str], str]:
+    """(one `file:line: reason` line per bad line, a one-line summary) for `mathmine annotations lint`.
+
+    File names are shown as paths the user can open: `path` joined with the file's name.
+    """
+    root = Path(path)
+    patterns, errors = load_patterns(root)
+    lines = []
+    for err in errors:
+        shown = str(root / err.file) if root.is_dir() else str(path)
+        lines.append(f"{shown}:{err.line}: {err.reason}")
+    where = f"in {len(pattern_files(root))} file(s) under {path}" if root.is_dir() else f"in {path}"
+    if errors:
+        summary = f"{len(errors)} bad line(s) {where}"
+    else:
+        math = sum(p.label == "math" for p in patterns)
+        summary = (f"annotations OK: {len(patterns)} pattern(s) ({math} math, "
+                   f"{len(patterns) - math} exclude) {where}")
+    return lines, summary
+
+
+# --------------------------------------------------------------------------- matching
+
+
+def _path_matches(kind: int, arg: Any, path: str) -> bool:
+    if kind == _PREFIX:
+        return path.startswith(arg)
+    if kind == _EXACT:
+        return path == arg
+    return arg.fullmatch(path) is not None
+
+
+class _Bucket:
+    """The patterns of one host: math ones in (file, line) order, and excludes."""
+
+    __slots__ = ("exclude", "math")
+
+    def __init__(self) -> None:
+        self.math: list[tuple[int, int, Any, Pattern]] = []  # (order, kind, arg, pattern)
+        self.exclude: list[tuple[int, Any]] = []
+
+
+class PatternMatcher:
+    """Which math pattern, if any, selects a URL. Build once, match many (picklable)."""
+
+    def __init__(self, patterns: Iterable[Pattern]) -> None:
+        self.patterns: tuple[Pattern, ...] = tuple(sorted(patterns, key=lambda p: (p.file, p.line)))
+        self._exact: dict[str, _Bucket] = {}
+        self._wild: dict[str, _Bucket] = {}
+        for order, pattern in enumerate(self.patterns):
+            parsed = _parse_glob(pattern.glob)
+            if isinstance(parsed, str):
+                raise ValueError(f"{pattern.file}:{pattern.line}: {parsed}")
+            if pattern.label not in LABELS:
+                raise ValueError(f"{pattern.file}:{pattern.line}: unknown label '{pattern.label}'")
+            index = self._wild if parsed.wildcard else self._exact
+            bucket = index.setdefault(parsed.host, _Bucket())
+            if pattern.label == "exclude":
+                bucket.exclude.append((parsed.kind, parsed.arg))
+            else:
+                bucket.math.append((order, parsed.kind, parsed.arg, pattern))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return PatternMatcher, (list(self.patterns),)
+
+    def __len__(self) -> int:
+        return len(self.patterns)
+
+    def _buckets(self, host: str) -> list[_Bucket]:
+        host = host.lower()
+        if host.endswith("."):
+            host = host[:-1]
+        if not host.isascii():
+            host = _idna(host) or host
+        found = []
+        bucket = self._exact.get(_strip_www(host))
+        if bucket is not None:
+            found.append(bucket)
+        if self._wild:
+            name = host
+            while name:
+                bucket = self._wild.get(name)
+                if bucket is not None:
+                    found.append(bucket)
+                dot = name.find(".")
+                if dot < 0:
+                    break
+                name = name[dot + 1:]
+        return found
+
+    def match_host_path(self, host: str, path: str) -> Pattern | None:
+        """Like match() for an already split URL (the pages table's `host` and `path` columns)."""
+        buckets = self._buckets(host)
+        if not buckets:
+            return None
+        path = path or "/"
+        for bucket in buckets:
+            for kind, arg in bucket.exclude:
+                if _path_matches(kind, arg, path):
+                    return None
+        best: tuple[int, Pattern] | None = None
+        for bucket in buckets:
+            for order, kind, arg, pattern in bucket.math:
+                if best is not None and order >= best[0]:
+                    break
+                if _path_matches(kind, arg, path):
+                    best = (order, pattern)
+                    break
+        return best[1] if best else None
+
+    def match(self, url: str) -> Pattern | None:
+        """The first math pattern (by file, line) matching `url`, or None: also when any exclude
+        pattern matches it. Scheme, port, user, query string and fragment play no part; a URL
+        without a scheme (`example.org/a`) is read as http."""
+        try:
+            parts = urlsplit(url if "://" in url else "http://" + url)
+            host = parts.hostname or ""
+        except ValueError:
+            return None
+        if not host:
+            return None
+        return self.match_host_path(host, parts.path)
