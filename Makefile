@@ -25,6 +25,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	bash tests/bench/datatrove/setup.sh
 	$(PY) -m tests.bench.run $(ARGS)
+	$(PY) -m tests.bench.dedup $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check pipeline jobs tests

@@ -96,6 +96,7 @@ def run(pages_dir: str, out_dir: str, settings: Settings, factory: SessionFactor
             T.StructField("id", T.StringType()), T.StructField("url_key", T.StringType()),
             T.StructField("text_key", T.StringType()), T.StructField("signature", T.BinaryType()),
             T.StructField("band_keys", T.ArrayType(T.LongType())),
+            T.StructField("text_chars", T.IntegerType()),
         ])
 
         batch_rows = max(1, d.batch_rows)
@@ -106,25 +107,29 @@ def run(pages_dir: str, out_dir: str, settings: Settings, factory: SessionFactor
             for arrow_batch in batches:  # dedup.batch_rows pages at a time bound the signature work
                 for lo in range(0, len(arrow_batch), batch_rows):
                     batch = arrow_batch.iloc[lo:lo + batch_rows]
-                    yield pd.DataFrame(page_features(batch["id"].tolist(), batch["url"].tolist(),
+                    out = pd.DataFrame(page_features(batch["id"].tolist(), batch["url"].tolist(),
                                                      batch["text"].fillna("").tolist(), hasher, bands, rows))
+                    # Carried through rather than joined back: no second scan, no shuffle.
+                    out["text_chars"] = batch["text_chars"].to_numpy(dtype="int32")
+                    yield out
 
-        feats = pages.select("id", "url", "text").mapInPandas(features, feature_schema)
-        base = feats.join(pages.select("id", "text_chars"), "id").localCheckpoint()
+        base = pages.mapInPandas(features, feature_schema).localCheckpoint()
 
         # 1. exact URL, 2. exact text: `rep` is the page each one's group keeps.
+        # Checkpointed: each is used several times below and would redo its window shuffle.
         by_url = _first_by_keep_order(base, "url_key", F, Window).withColumnRenamed("rep", "url_rep")
+        by_url = by_url.localCheckpoint()
         url_kept = by_url.filter(F.col("id") == F.col("url_rep"))
         by_text = _first_by_keep_order(url_kept, "text_key", F, Window).select(
-            "id", F.col("rep").alias("text_rep"))
-        survivors = url_kept.join(by_text, "id").filter(F.col("id") == F.col("text_rep"))
+            "id", F.col("rep").alias("text_rep")).localCheckpoint()
+        survivors = url_kept.join(by_text, "id").filter(F.col("id") == F.col("text_rep")).localCheckpoint()
 
         # 3. near duplicates: band buckets -> star edges to the bucket's smallest id.
         exploded = survivors.select("id", F.posexplode("band_keys").alias("band", "key"))
         bucket_min = exploded.groupBy("band", "key").agg(F.min("id").alias("src"), F.count("*").alias("n"))
         edges = (exploded.join(bucket_min.filter("n > 1"), ["band", "key"])
                  .filter(F.col("id") != F.col("src"))
-                 .select("src", F.col("id").alias("dst")).distinct())
+                 .select("src", F.col("id").alias("dst")).distinct().localCheckpoint())
         candidate_pairs = edges.count()
         if d.verify and candidate_pairs:
             similarity = F.udf(lambda a, b: signature_jaccard(a, b), T.DoubleType())

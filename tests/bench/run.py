@@ -146,7 +146,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--skip-spark", action="store_true")
     parser.add_argument("--skip-datatrove", action="store_true")
-    args = parser.parse_args()
+    args, _ = parser.parse_known_args()  # `make bench ARGS=...` passes the dedup bench's options too
     warcs = sorted(DATA.glob("*/*.warc.gz"))
     if not warcs:
         sys.exit(f"no WARCs under {DATA}")

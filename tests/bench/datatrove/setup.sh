@@ -7,7 +7,7 @@ venv="$here/.venv"
 stamp="$venv/.requirements.sha256"
 want="$(sha256sum "$here/requirements.txt" | cut -d' ' -f1)"
 if [[ -x "$venv/bin/python" && "$(cat "$stamp" 2>/dev/null)" == "$want" ]] &&
-  "$venv/bin/python" -c 'import datatrove, trafilatura, warcio, cchardet, magic, xxhash, spacy' 2>/dev/null; then
+  "$venv/bin/python" -c 'import datatrove, trafilatura, warcio, cchardet, magic, xxhash, spacy, tokenizers' 2>/dev/null; then
   echo "datatrove bench venv already up to date: $venv"
   exit 0
 fi
@@ -15,6 +15,6 @@ rm -rf "$venv"
 "${PYTHON:-python3}" -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$here/requirements.txt"
-"$venv/bin/python" -c 'import datatrove, trafilatura, warcio, cchardet, magic, xxhash, spacy'
+"$venv/bin/python" -c 'import datatrove, trafilatura, warcio, cchardet, magic, xxhash, spacy, tokenizers'
 echo "$want" >"$stamp"
 echo "datatrove bench venv created: $venv ($(grep -E '^(datatrove|trafilatura)==' "$here/requirements.txt" | paste -sd' '))"
