@@ -1,7 +1,7 @@
 """Spark driver: `pages` table -> `dedup` sidecar (id, cluster_id, keep, reason) + _stats.json.
 
 1. Exact URL: pages with the same normalized URL; the kept one is the longest text, then the
-   smallest id (`pipeline.dedup.keep_order`); the others are `exact_url`.
+   smallest id (`_first_by_keep_order`); the others are `exact_url`.
 2. Exact text: among what is left, the same whitespace-normalized text -> `exact_text`.
 3. Near: MinHash signatures (batched, Arrow) and LSH band keys; pages sharing a band key are
    joined to the smallest id of that bucket (a star, never all pairs, so a bucket of thousands
@@ -19,7 +19,6 @@ import time
 from typing import Any
 
 from jobs.common import write_stats
-from pipeline import storage
 from pipeline.config import Settings
 from pipeline.dedup import (
     MinHasher,
@@ -211,6 +210,3 @@ def summary_line(stats: dict) -> str:
             f"(largest {stats['largest_cluster']}); LSH b={lsh['bands']} r={lsh['rows']}; "
             f"accounting {balance}")
 
-
-def exists(out_dir: str, settings: Settings) -> bool:
-    return storage.exists(storage.join(out_dir, "_stats.json"), settings.storage)

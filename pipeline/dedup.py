@@ -200,11 +200,6 @@ def estimated_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> float:
     return float(np.mean(sig_a == sig_b))
 
 
-def keep_order(text_chars: int, page_id: str) -> tuple[int, str]:
-    """Which page of a group is kept: the longest text, then the smallest id (sort ascending)."""
-    return (-text_chars, page_id)
-
-
 def page_features(ids: Sequence[str], urls: Sequence[str], texts: Sequence[str], hasher: MinHasher,
                   bands: int, rows: int) -> dict[str, list]:
     """Per page, in one pass over a batch: exact keys, signature bytes and LSH band keys."""

@@ -121,9 +121,14 @@ def split_url(url: str) -> tuple[str, str, str]:
     return host, domain, parts.path or "/"
 
 
+def warc_file_name(warc_path: str) -> str:
+    """The last path component of a local path or URL: the first half of every page id."""
+    return PurePosixPath(urlsplit(warc_path).path if "://" in warc_path else warc_path).name
+
+
 def part_name(warc_path: str) -> str:
     """Output part for a WARC: its file name plus a hash of its full path, so names never clash."""
-    name = PurePosixPath(urlsplit(warc_path).path if "://" in warc_path else warc_path).name
+    name = warc_file_name(warc_path)
     for suffix in (".gz", ".warc"):
         name = name.removesuffix(suffix)
     digest = hashlib.sha1(warc_path.encode()).hexdigest()[:8]
@@ -157,7 +162,7 @@ def iter_pages(warc_path: str, settings: Settings, stats: FileStats,
                extractor: GuardedExtractor | None = None) -> Iterable[dict[str, Any]]:
     """Yield `pages` rows of one WARC, counting every record in `stats`."""
     extractor = extractor or get_extractor(settings.extract)
-    name = PurePosixPath(urlsplit(warc_path).path if "://" in warc_path else warc_path).name
+    name = warc_file_name(warc_path)
     last_log = time.monotonic()
 
     def open_at(offset: int) -> Any:

@@ -121,7 +121,8 @@ def _responses(path):
     return out
 
 
-def _page_formulas(body: bytes) -> list[str]:
+def page_formulas(body: bytes) -> list[str]:
+    """The \\(..\\) / \\[..\\] formulas in a page's visible text (the bench counts them too)."""
     root = lxml.html.document_fromstring(body)
     for node in root.xpath("//script|//style|//head"):
         node.getparent().remove(node)
@@ -142,7 +143,7 @@ def test_bookofproofs_formulas_survive(backend):
     for url, response in _responses(path):
         if "/branches/" not in url:
             continue
-        formulas = _page_formulas(response.body)
+        formulas = page_formulas(response.body)
         text = re.sub(r"\s+", "", extract_text(response.body, settings, url, response.charset).text)
         lost = [f for f in formulas if re.sub(r"\s+", "", f) not in text]
         total += len(formulas)

@@ -91,10 +91,10 @@ def ingest_pages(warcs: list[Path], backend: str, guarded: bool, keep: dict | No
 
 def formula_retention(texts: dict[str, str]) -> tuple[int, int]:
     """(kept, total) \\(..\\)/\\[..\\] formulas of the bookofproofs math pages."""
-    import lxml.html
     from fastwarc.warc import ArchiveIterator
 
     from pipeline.warc import parse_http_response
+    from tests.test_extract import page_formulas
 
     kept = total = 0
     path = DATA / "bookofproofs_pages" / "bookofproofs_pages.warc.gz"
@@ -103,11 +103,8 @@ def formula_retention(texts: dict[str, str]) -> tuple[int, int]:
             url = record.headers.get("WARC-Target-URI") or ""
             if record.headers.get("WARC-Type") != "response" or "/branches/" not in url:
                 continue
-            root = lxml.html.document_fromstring(parse_http_response(record.reader.read()).body)
-            for node in root.xpath("//script|//style|//head"):
-                node.getparent().remove(node)
             text = re.sub(r"\s+", "", texts.get(url, ""))
-            for formula in re.findall(r"\\\(.+?\\\)|\\\[.+?\\\]", root.text_content(), re.S):
+            for formula in page_formulas(parse_http_response(record.reader.read()).body):
                 total += 1
                 kept += re.sub(r"\s+", "", formula) in text
     return kept, total
