@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: setup iterate test bench lint package clean
+.PHONY: setup iterate report test bench lint package clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ setup: $(STAMP)
 iterate: $(STAMP)
 	$(VENV)/bin/mathmine iterate $(ARGS)
 
+report: $(STAMP)
+	$(VENV)/bin/mathmine report $(ARGS)
+
 test: $(STAMP)
 	$(PY) -m pytest -q -ra tests $(ARGS)
 
@@ -26,6 +29,7 @@ bench: $(STAMP)
 	bash tests/bench/datatrove/setup.sh
 	$(PY) -m tests.bench.run $(ARGS)
 	$(PY) -m tests.bench.dedup $(ARGS)
+	$(PY) -m tests.bench.classify $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check pipeline jobs tests

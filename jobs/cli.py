@@ -43,8 +43,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("iterate", help="run the whole loop over a run folder (resumes)")
     p.add_argument("--work", help="run folder (default: work_dir from config)")
-    p.add_argument("--iterations", type=int, help="classifier iterations (later stages)")
+    p.add_argument("--iterations", type=int,
+                   help="most classifier iterations (default classify.max_iterations)")
     p.add_argument("--force", action="store_true", help="redo finished steps")
+    p.add_argument("--stop-after", metavar="STEP",
+                   help="stop after this step, e.g. iter-01/score (to try resuming; see state.json)")
+    _common(p)
+
+    p = sub.add_parser("report", help="rebuild report.html / report.md of every finished iteration")
+    p.add_argument("--work", help="run folder (default: work_dir from config)")
     _common(p)
 
     p = sub.add_parser("annotations", help="the annotators' URL-pattern files (annotation/README.md)")
@@ -107,7 +114,25 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "iterate":
             from jobs import iterate
 
-            iterate.print_summary(iterate.run(settings, args.work, force=args.force))
+            try:
+                result = iterate.run(settings, args.work, force=args.force, iterations=args.iterations,
+                                     stop_after=args.stop_after)
+            except iterate.AnnotationError as exc:
+                for line in exc.lines:
+                    print(line)
+                print(f"mathmine: {exc}; the loop does not start until `mathmine annotations lint` passes",
+                      file=sys.stderr)
+                return 1
+            except iterate.StopRequested as exc:
+                print(f"mathmine iterate: stopped after {exc} as asked (--stop-after); rerun to resume")
+                return 0
+            iterate.print_summary(result)
+            return 0
+        if args.command == "report":
+            from jobs import iterate
+
+            for path in iterate.rebuild_reports(settings, args.work):
+                print(f"wrote {path}")
             return 0
     except ConfigError as exc:
         print(f"mathmine: config error: {exc}", file=sys.stderr)

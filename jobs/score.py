@@ -7,8 +7,11 @@ The model file is shipped to the executors once (`addFile`); each Python worker 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import shutil
+import tempfile
 import time
 from typing import Any
 
@@ -18,6 +21,23 @@ from pipeline.config import Settings
 from pipeline.spark import SessionFactory, publish_dir, write_sorted_parquet
 
 log = logging.getLogger(__name__)
+
+
+def _ship(session: Any, model_path: str) -> str:
+    """addFile the model under a name unique to this file's path and version: Spark keys shipped
+    files by base name and refuses a second, different `model.bin` in the same session."""
+    info = os.stat(model_path)
+    identity = f"{os.path.abspath(model_path)}:{info.st_size}:{info.st_mtime_ns}"
+    digest = hashlib.sha1(identity.encode()).hexdigest()
+    name = f"{digest[:16]}-{os.path.basename(model_path)}"
+    folder = tempfile.mkdtemp(prefix="mathmine-model-")
+    link = os.path.join(folder, name)
+    try:
+        os.link(model_path, link)
+    except OSError:
+        shutil.copyfile(model_path, link)
+    session.sparkContext.addFile(link)
+    return name
 
 
 def run(pages_dir: str, dedup_dir: str, model_path: str, out_dir: str, settings: Settings,
@@ -31,8 +51,7 @@ def run(pages_dir: str, dedup_dir: str, model_path: str, out_dir: str, settings:
     factory = factory or SessionFactory(settings)
     session = factory.get()
     try:
-        session.sparkContext.addFile(model_path)
-        model_name = os.path.basename(model_path)
+        model_name = _ship(session, model_path)
         kept = session.read.parquet(dedup_dir).filter(F.col("keep")).select("id")
         pages = session.read.parquet(pages_dir).select("id", "text").join(kept, "id")
         schema = T.StructType([T.StructField("id", T.StringType()), T.StructField("score", T.FloatType())])

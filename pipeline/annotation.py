@@ -24,6 +24,7 @@ pickles as its list of patterns and recompiles on arrival (Spark tasks).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -450,6 +451,13 @@ class PatternMatcher:
                     break
         return best[1] if best else None
 
+    def excluded(self, host: str, path: str) -> bool:
+        """Whether an `exclude` pattern matches (such a page is never selected by a pattern, and
+        is left out of the corpus even when the classifier recalled it)."""
+        path = path or "/"
+        return any(_path_matches(kind, arg, path)
+                   for bucket in self._buckets(host) for kind, arg in bucket.exclude)
+
     def match(self, url: str) -> Pattern | None:
         """The first math pattern (by file, line) matching `url`, or None: also when any exclude
         pattern matches it. Scheme, port, user, query string and fragment play no part; a URL
@@ -462,3 +470,18 @@ class PatternMatcher:
         if not host:
             return None
         return self.match_host_path(host, parts.path)
+
+
+def patterns_digest(path: str | Path) -> str:
+    """A hash of the pattern files' names and bytes: a loop step that used them is redone when an
+    annotator changes, adds or removes a file."""
+    digest = hashlib.sha256()
+    for file in pattern_files(path):
+        digest.update(file.name.encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def pattern_host(pattern: Pattern) -> str:
+    """The host part of a pattern, without a leading `*.` or `www.`, lower case."""
+    host = pattern.glob.split("/", 1)[0].lower()
+    return _strip_www(host.removeprefix("*."))

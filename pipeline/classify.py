@@ -14,7 +14,7 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any
@@ -59,22 +59,37 @@ def _write_examples(path: str, examples: Sequence[tuple[str, str]]) -> None:
 
 
 def train(positives: Sequence[tuple[str, str]], negatives: Sequence[tuple[str, str]], params: FastTextParams,
-          model_path: str) -> dict[str, Any]:
+          model_path: str, bins: int = 20) -> dict[str, Any]:
     """Train on (key, text) positives and negatives minus the held-out share; save the model to
     `model_path`; return held-out metrics (precision, recall, F1 at 0.5, ROC AUC) and counts."""
-    train_set: list[tuple[str, str]] = []
-    held: list[tuple[int, str]] = []
-    for label, rows in ((LABEL_MATH, positives), (LABEL_OTHER, negatives)):
-        for key, text in rows:
-            if is_holdout(key, params.holdout, params.seed):
-                held.append((int(label == LABEL_MATH), text))
-            else:
-                train_set.append((label, text))
+    examples = [(True, key, text) for key, text in positives]
+    examples += [(False, key, text) for key, text in negatives]
     # A fixed order (by label, then text) so the model does not depend on how rows arrived.
-    train_set.sort()
+    examples.sort(key=lambda e: (not e[0], e[2]))
+    return train_examples(examples, params, model_path, bins)
+
+
+def train_examples(examples: Iterable[tuple[bool, str, str]], params: FastTextParams, model_path: str,
+                   bins: int = 20) -> dict[str, Any]:
+    """Train on (is_math, key, text) examples streamed in the order given (the caller fixes it, so
+    the same examples give the same model bytes); the held-out share is chosen by key.
+
+    Returns counts, held-out metrics and `histograms` of held-out scores ("seed" for positives,
+    "negatives") over `bins` equal bins of [0, 1]."""
+    held: list[tuple[int, str]] = []
+    counts = {True: 0, False: 0}
     with tempfile.TemporaryDirectory() as tmp:
         train_file = os.path.join(tmp, "train.txt")
-        _write_examples(train_file, train_set)
+        with open(train_file, "w", encoding="utf-8") as fh:
+            for is_math, key, text in examples:
+                if is_holdout(key, params.holdout, params.seed):
+                    held.append((int(is_math), text))
+                    continue
+                fh.write(f"{LABEL_MATH if is_math else LABEL_OTHER} {normalize(text)}\n")
+                counts[bool(is_math)] += 1
+        if not counts[True] or not counts[False]:
+            raise ValueError(f"cannot train: {counts[True]} positive and {counts[False]} negative "
+                             "training examples (both are needed)")
         # fastText keeps state between trainings in one process (a second run gives other bytes,
         # sometimes NaN): a fresh process per model makes the same input give the same model.
         args = json.dumps({"input": train_file, "output": model_path, **asdict(params)})
@@ -84,16 +99,25 @@ def train(positives: Sequence[tuple[str, str]], negatives: Sequence[tuple[str, s
     load_model.cache_clear()
     model = load_model(model_path)
     metrics: dict[str, Any] = {
-        "train_positives": sum(1 for label, _ in train_set if label == LABEL_MATH),
-        "train_negatives": sum(1 for label, _ in train_set if label == LABEL_OTHER),
+        "train_positives": counts[True],
+        "train_negatives": counts[False],
         "heldout_positives": sum(y for y, _ in held),
         "heldout_negatives": sum(1 - y for y, _ in held),
     }
+    histograms = {"seed": [0] * bins, "negatives": [0] * bins}
     if held:
         scores = score_texts(model, [text for _, text in held])
         truth = np.array([y for y, _ in held], dtype=bool)
         metrics.update(binary_metrics(truth, scores))
+        histograms = {"seed": histogram(scores[truth], bins), "negatives": histogram(scores[~truth], bins)}
+    metrics["histograms"] = histograms
     return metrics
+
+
+def histogram(scores: np.ndarray | Sequence[float], bins: int = 20) -> list[int]:
+    """Counts of scores in `bins` equal bins of [0, 1] (1.0 falls in the last bin)."""
+    index = np.clip((np.asarray(scores, dtype=np.float64) * bins).astype(np.int64), 0, bins - 1)
+    return np.bincount(index, minlength=bins).tolist()
 
 
 def binary_metrics(truth: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
@@ -161,3 +185,63 @@ def score_texts(model: Any, texts: Sequence[str]) -> np.ndarray:
                 p = float(value)
         out[i] = min(1.0, max(0.0, p))
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The seed corpus: JSONL (optionally gzipped) or Parquet files of texts
+
+SEED_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz", ".parquet")
+
+
+def seed_id(row_id: Any, text: str) -> str:
+    """A seed row's id: its own `id` when it has one, else a hash of its text (so identical texts
+    collapse into one seed document)."""
+    if row_id is not None and str(row_id) != "":
+        return f"seed:{row_id}"
+    return "seed:" + hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def iter_seed_file(path: str, text_field: str, open_file: Any) -> Iterator[tuple[str, str] | str]:
+    """(id, text) per document of one seed file; a plain str is a problem, `file:line: reason`
+    (the bad line is skipped and reading goes on). `open_file(path)` returns a binary file object."""
+    if path.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        with open_file(path) as fh:
+            table = pq.read_table(fh)
+        if text_field not in table.column_names:
+            yield f"{path}:0: no '{text_field}' column (columns: {', '.join(table.column_names)})"
+            return
+        ids = table.column("id").to_pylist() if "id" in table.column_names else [None] * table.num_rows
+        for row, (row_id, text) in enumerate(zip(ids, table.column(text_field).to_pylist(), strict=True)):
+            if not isinstance(text, str) or not text.strip():
+                yield f"{path}:row {row}: empty or missing '{text_field}'"
+                continue
+            yield seed_id(row_id, text), text
+        return
+    import gzip
+
+    with open_file(path) as raw:
+        stream = gzip.GzipFile(fileobj=raw) if path.endswith(".gz") else raw
+        try:
+            for number, line in enumerate(stream, 1):
+                try:
+                    row = json.loads(line.decode("utf-8"))
+                except UnicodeDecodeError as exc:
+                    yield f"{path}:{number}: not UTF-8 (byte {exc.start})"
+                    continue
+                except ValueError as exc:
+                    if not line.strip():
+                        continue
+                    yield f"{path}:{number}: not JSON ({exc})"
+                    continue
+                if not isinstance(row, dict):
+                    yield f"{path}:{number}: expected a JSON object, got {type(row).__name__}"
+                    continue
+                text = row.get(text_field)
+                if not isinstance(text, str) or not text.strip():
+                    yield f"{path}:{number}: empty or missing '{text_field}'"
+                    continue
+                yield seed_id(row.get("id"), text), text
+        except (OSError, EOFError) as exc:  # a corrupt or truncated gzip: keep what was read
+            yield f"{path}: unreadable after the last good line ({exc.__class__.__name__}: {exc})"

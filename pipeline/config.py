@@ -93,6 +93,50 @@ class SampleSettings:
 
 
 @dataclass
+class ClassifySettings:
+    seed_corpus: str = ""  # JSONL(.gz) / Parquet file, folder or glob of positives; empty: the sample's seed
+    seed_text_field: str = "text"  # a seed row's `id` field is used when present, else a hash of the text
+    max_seed_docs: int = 0  # 0: all; else a seeded random subset of the initial seed
+    negatives_ratio: float = 1.0  # negatives per positive, a seeded random sample of deduplicated pages
+    negatives_seed: int = 7
+    dim: int = 256  # fastText, the paper's settings ...
+    lr: float = 0.1
+    word_ngrams: int = 3
+    min_count: int = 3
+    epoch: int = 3
+    bucket: int = 200_000  # hashed n-gram rows (x dim floats): fastText's 2M makes 2 GB models
+    fasttext_seed: int = 0
+    holdout: float = 0.1  # share of positives and negatives kept out of training, for metrics.json
+    max_iterations: int = 4
+    convergence: float = 0.98  # stop when this share of the recalled pages was recalled last time
+    histogram_bins: int = 20
+    output_parts: int = 4  # files per per-iteration table
+
+
+@dataclass
+class RecallSettings:
+    rule: str = "top_tokens"  # threshold | top_pages | top_tokens (the paper's: top 40B tokens)
+    threshold: float = 0.5  # rule threshold: recall pages scoring at least this
+    top_pages: int = 1000  # rule top_pages: the N best-scoring pages (ties: id ascending)
+    top_tokens: int = 40_000  # rule top_tokens: best pages until N tokens (sized for the sample)
+    chars_per_token: float = 4.0  # token estimate before tokenization: text_chars / this
+
+
+@dataclass
+class DomainSettings:
+    min_fraction: float = 0.10  # flag a domain when more than this share of its pages was recalled
+    min_pages: int = 5  # ... and it has at least this many pages
+    top_prefixes: int = 20  # path prefixes listed per flagged domain
+    examples: int = 3  # example URLs per prefix, recalled and not
+    max_prefixes: int = 5000  # distinct prefixes tracked per domain before pruning (bounded memory)
+
+
+@dataclass
+class AnnotationSettings:
+    dir: str = "annotation"  # url_patterns/*.tsv are read from here; queue/ is written here
+
+
+@dataclass
 class Settings:
     work_dir: str = "work"  # the run folder of DESIGN.md section 5
     input: str = ""  # WARC spec for `iterate`; empty builds and uses the bundled sample crawl
@@ -102,6 +146,10 @@ class Settings:
     ingest: IngestSettings = field(default_factory=IngestSettings)
     dedup: DedupSettings = field(default_factory=DedupSettings)
     sample: SampleSettings = field(default_factory=SampleSettings)
+    classify: ClassifySettings = field(default_factory=ClassifySettings)
+    recall: RecallSettings = field(default_factory=RecallSettings)
+    domains: DomainSettings = field(default_factory=DomainSettings)
+    annotation: AnnotationSettings = field(default_factory=AnnotationSettings)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -119,6 +167,7 @@ _CHOICES = {
     "extract.trafilatura_favor": {"balanced", "precision", "recall"},
     "ingest.parquet_compression": {"zstd", "snappy", "gzip", "none"},
     "dedup.hash": {"xxh32", "sha1"},
+    "recall.rule": {"threshold", "top_pages", "top_tokens"},
 }
 
 
