@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: setup iterate report test bench lint package clean
+.PHONY: setup iterate report benchmarks test bench lint package clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ iterate: $(STAMP)
 report: $(STAMP)
 	$(VENV)/bin/mathmine report $(ARGS)
 
+# Benchmark test sets for decontamination, from their pinned upstream commits (never shipped with the repo).
+benchmarks: $(STAMP)
+	$(PY) -m jobs.benchmarks --root data/benchmarks $(ARGS)
+
 test: $(STAMP)
 	$(PY) -m pytest -q -ra tests $(ARGS)
 
@@ -30,6 +34,8 @@ bench: $(STAMP)
 	$(PY) -m tests.bench.run $(ARGS)
 	$(PY) -m tests.bench.dedup $(ARGS)
 	$(PY) -m tests.bench.classify $(ARGS)
+	$(PY) -m tests.bench.decontam $(ARGS)
+	$(PY) -m tests.bench.tokenize $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check pipeline jobs tests

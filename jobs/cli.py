@@ -50,6 +50,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop after this step, e.g. iter-01/score (to try resuming; see state.json)")
     _common(p)
 
+    p = sub.add_parser("decontaminate", help="remove benchmark text (10-gram rule) from a corpus table")
+    p.add_argument("--corpus", required=True, help="a table with id and text (e.g. WORK/selected)")
+    p.add_argument("--out", required=True, help="output folder: corpus/, hits/, report.md, report.json")
+    p.add_argument("--benchmarks", help="benchmarks YAML (default decontaminate.benchmarks_file)")
+    _common(p)
+
+    p = sub.add_parser("tokenize", help="corpus -> tokenized Parquet shards + manifest.json")
+    p.add_argument("--corpus", required=True, help="a table with id and text (e.g. WORK/corpus)")
+    p.add_argument("--out", required=True, help="output folder of the shards")
+    p.add_argument("--tokenizer", help="a Hugging Face tokenizer folder (default: train a byte-level BPE, "
+                                       "saved in OUT-tokenizer)")
+    _common(p)
+
     p = sub.add_parser("report", help="rebuild report.html / report.md of every finished iteration")
     p.add_argument("--work", help="run folder (default: work_dir from config)")
     _common(p)
@@ -127,6 +140,26 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"mathmine iterate: stopped after {exc} as asked (--stop-after); rerun to resume")
                 return 0
             iterate.print_summary(result)
+            return 0
+        if args.command == "decontaminate":
+            import os
+
+            from jobs import decontam
+
+            specs, missing = decontam.benchmark_specs(settings, benchmarks_file=args.benchmarks)
+            corpus_out = os.path.join(args.out, "corpus")
+            stats = decontam.run(args.corpus, corpus_out, args.out, settings, specs, missing)
+            print(decontam.summary_line(stats))
+            print(f"report: {os.path.join(args.out, 'report.md')}")
+            return 0 if stats["invariant_holds"] else 1
+        if args.command == "tokenize":
+            from jobs import tokenize
+
+            if args.tokenizer:
+                settings.tokenize.tokenizer = args.tokenizer
+            trained = args.out.rstrip("/") + "-tokenizer"
+            stats = tokenize.run(args.corpus, args.out, settings, tokenizer_dir=trained)
+            print(tokenize.summary_line(stats))
             return 0
         if args.command == "report":
             from jobs import iterate

@@ -22,15 +22,57 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from jobs import decontam as decontam_job
 from jobs import dedup as dedup_job
 from jobs import ingest as ingest_job
 from jobs import loop
+from jobs import tokenize as tokenize_job
 from jobs.common import RunState
 from pipeline.annotation import DEFAULT_PATTERNS_DIR, Pattern, load_patterns, patterns_digest
 from pipeline.config import ConfigError, Settings
+from pipeline.decontam import BenchmarkSpec
 from pipeline.spark import SessionFactory
 
 log = logging.getLogger(__name__)
+
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+# The bundled sample crawl brings its own small benchmark file (pipeline/sample.py), so the default
+# run decontaminates offline.
+SAMPLE_BENCHMARK = BenchmarkSpec(
+    name="sample_bench",
+    file="sample_bench.jsonl",
+    fields=("question", "answer"),
+    language="en",
+    id_field="id",
+)
+
+
+def _in_checkout(path: str) -> str:
+    """A relative config path that is missing here but present in the checkout (make iterate from
+    another folder) resolves there."""
+    if path and not os.path.isabs(path) and not os.path.exists(path) and (CHECKOUT / path).exists():
+        return str(CHECKOUT / path)
+    return path
+
+
+def _benchmarks_identity(benchmarks: list[tuple[BenchmarkSpec, str]]) -> list[Any]:
+    out: list[Any] = []
+    for spec, root in benchmarks:
+        path = Path(root) / spec.file
+        out.append([vars(spec), str(path), path.stat().st_size, path.stat().st_mtime_ns])
+    return out
+
+
+def _files_identity_dir(folder: str) -> list[Any]:
+    """Names, sizes and modification times of a folder's files (a configured tokenizer)."""
+    if not folder or not os.path.isdir(folder):
+        return [folder]
+    return [
+        (p.name, p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(Path(folder).iterdir())
+        if p.is_file()
+    ]
 
 
 class StopRequested(Exception):
@@ -153,6 +195,19 @@ def run(
         input_spec = str(sample_dir / "warc" / "*.warc.gz")
         summary["steps"]["sample"] = state.data["steps"]["sample"]["summary"]
     seed_spec = _seed_spec(settings, sample_dir)
+    # Benchmarks are checked before any work: a bad benchmarks.yaml stops the run here.
+    sample_bench = [SAMPLE_BENCHMARK] if sample_dir is not None else []
+    benchmarks, missing = decontam_job.benchmark_specs(
+        settings,
+        benchmarks_file=_in_checkout(settings.decontaminate.benchmarks_file),
+        root=_in_checkout(settings.decontaminate.benchmarks_root),
+        extra=sample_bench,
+        extra_root=str(sample_dir / "benchmarks") if sample_dir is not None else None,
+    )
+    if missing:
+        log.warning(
+            "decontaminate: %d configured benchmark set(s) not found: %s", len(missing), ", ".join(missing)
+        )
 
     factory = SessionFactory(settings)
     try:
@@ -262,13 +317,41 @@ def run(
                 f"stopped after {max_iterations} iteration(s) without converging "
                 f"(classify.convergence {c.convergence:.0%})"
             )
-        steps.run(
-            "corpus",
+        select_fp = steps.run(
+            "select",
             [patterns_fp, last],
-            str(work / "corpus"),
-            lambda: loop.step_corpus(session, w, last, settings),
+            str(work / "selected"),
+            lambda: loop.step_select(session, w, last, settings),
         )
-        summary["corpus"] = steps.summary("corpus")
+        summary["select"] = steps.summary("select")
+        decontam_fp = steps.run(
+            "decontaminate",
+            [select_fp, vars(settings.decontaminate), _benchmarks_identity(benchmarks)],
+            str(work / "corpus"),
+            lambda: decontam_job.run(
+                str(work / "selected"),
+                str(work / "corpus"),
+                str(work / "decontam"),
+                settings,
+                benchmarks,
+                missing,
+                factory=factory,
+            ),
+        )
+        summary["decontaminate"] = decontam_job.summary_line(steps.summary("decontaminate"))
+        steps.run(
+            "tokenize",
+            [decontam_fp, vars(settings.tokenize), _files_identity_dir(settings.tokenize.tokenizer)],
+            str(work / "shards"),
+            lambda: tokenize_job.run(
+                str(work / "corpus"),
+                str(work / "shards"),
+                settings,
+                tokenizer_dir=str(work / "tokenizer"),
+                factory=factory,
+            ),
+        )
+        summary["tokenize"] = tokenize_job.summary_line(steps.summary("tokenize"))
     finally:
         factory.stop()
     summary["ran"], summary["skipped"] = len(steps.ran), len(steps.skipped)
@@ -406,10 +489,13 @@ def print_summary(summary: dict[str, Any]) -> None:
     for line in summary["iterations"]:
         print(f"  {line}")
     print(f"  {summary['converged']}")
-    c = summary["corpus"]
+    c = summary["select"]
     print(
-        f"  corpus: {c['pages']} pages (~{c['tokens_estimated']:,} tokens): {c['by_score']} by score, "
+        f"  selected: {c['pages']} pages (~{c['tokens_estimated']:,} tokens): {c['by_score']} by score, "
         f"{c['by_pattern']} by pattern only, {c['excluded_by_pattern']} excluded by pattern"
     )
+    print(f"  {summary['decontaminate']}")
+    print(f"  {summary['tokenize']}")
     w, n = summary["work_dir"], summary["last_iteration"]
     print(f"  report: {w}/iter-{n:02d}/report.html; review queue: {w}/iter-{n:02d}/queue.tsv")
+    print(f"  corpus: {w}/corpus; decontamination report: {w}/decontam/report.md; shards: {w}/shards")

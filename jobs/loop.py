@@ -11,7 +11,8 @@ records them in state.json. Every step reads tables and writes its own folder un
   patterns  iter-NN/matches     id, source, label, recalled  (pages matched by URL patterns)
   domains   iter-NN/domains     the domains table; queue.tsv (+ annotation/queue/iter-NN.tsv)
   report    iter-NN/report.html, report.md
-  corpus    WORK/corpus         id, url, domain, text, selected_by (score | pattern), score, source
+  select    WORK/selected       id, url, domain, text, selected_by (score | pattern), score, source
+            (then jobs/decontam.py writes the decontaminated WORK/corpus)
 """
 
 from __future__ import annotations
@@ -504,10 +505,10 @@ def _flagged_summary(stats: DomainStats, annotated: bool) -> dict[str, Any]:
     }
 
 
-# ----------------------------------------------------------------------------------- corpus
+# ----------------------------------------------------------------------------------- select
 
 
-def step_corpus(session: Any, work: str, last: int, settings: Settings) -> dict[str, Any]:
+def step_select(session: Any, work: str, last: int, settings: Settings) -> dict[str, Any]:
     """The last iteration's recalled pages plus the pages math patterns matched, minus the pages
     an `exclude` pattern matched."""
     from pyspark.sql import functions as F
@@ -533,7 +534,7 @@ def step_corpus(session: Any, work: str, last: int, settings: Settings) -> dict[
         .join(scores, "id", "left")
         .select("id", "url", "domain", "text", "text_chars", "selected_by", "score", "source")
     ).localCheckpoint()
-    _write(corpus, os.path.join(work, "corpus"), settings)
+    _write(corpus, os.path.join(work, "selected"), settings)
     counts = {r["selected_by"]: int(r["count"]) for r in corpus.groupBy("selected_by").count().collect()}
     tokens = corpus.agg(F.sum(tokens_column(settings)).alias("t")).collect()[0]["t"]
     return {

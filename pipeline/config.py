@@ -132,6 +132,29 @@ class DomainSettings:
 
 
 @dataclass
+class DecontaminateSettings:
+    benchmarks_root: str = "data/benchmarks"  # benchmark files, laid out as conf/benchmarks.yaml names them
+    benchmarks_file: str = "conf/benchmarks.yaml"  # which sets, which fields
+    ngram: int = 10  # the paper's: a segment holding a 10-gram of a benchmark text is removed ...
+    min_ngram: int = 3  # ... and benchmark texts of min_ngram..ngram-1 words are matched whole
+    min_prose_words: int = 3  # grams with fewer prose words are formula grams (0 and ngram: the literal rule)
+    formula_run_words: int = 20  # formula grams count only in a matching run this long, with prose
+    min_chars_left: int = 200  # a page left with less text after removal is dropped (decontam_too_short)
+    output_parts: int = 4
+
+
+@dataclass
+class TokenizeSettings:
+    tokenizer: str = ""  # a Hugging Face tokenizer folder; empty: train a byte-level BPE on the corpus
+    vocab_size: int = 8192  # for the trained BPE
+    train_docs: int = 20_000  # corpus documents (a seeded sample) the BPE is trained on
+    shard_tokens: int = 50_000_000  # target tokens per shard; documents are never split
+    shuffle: bool = False  # a seeded global document shuffle (else: doc_id order)
+    seed: int = 0
+    row_group_rows: int = 1000
+
+
+@dataclass
 class AnnotationSettings:
     dir: str = "annotation"  # url_patterns/*.tsv are read from here; queue/ is written here
 
@@ -150,6 +173,8 @@ class Settings:
     recall: RecallSettings = field(default_factory=RecallSettings)
     domains: DomainSettings = field(default_factory=DomainSettings)
     annotation: AnnotationSettings = field(default_factory=AnnotationSettings)
+    decontaminate: DecontaminateSettings = field(default_factory=DecontaminateSettings)
+    tokenize: TokenizeSettings = field(default_factory=TokenizeSettings)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -81,6 +81,9 @@ class SessionFactory:
             .config("spark.python.worker.reuse", "true")
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.session.timeZone", "UTC")
+            # Tokenizers' Rust pool takes every core of the machine per call; Spark already runs
+            # one task per core, so each task encodes on one thread.
+            .config("spark.executorEnv.TOKENIZERS_PARALLELISM", "false")
         )
         if is_local(master):
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")

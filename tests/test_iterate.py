@@ -21,7 +21,7 @@ def test_iterate_runs_every_step_then_resumes(tmp_path, spark_factory, capsys):
     loop_steps = {f"iter-{n:02d}/{s}" for n in (1, 2)
                   for s in ("seed", "train", "score", "recall", "patterns", "domains", "report")}
     # no annotation: iteration 2 trains on the same seed, recalls the same pages, and stops
-    assert set(state["steps"]) == {"sample", "ingest", "dedup", "corpus"} | loop_steps
+    assert set(state["steps"]) == {"sample", "ingest", "dedup", "select", "decontaminate", "tokenize"} | loop_steps
     assert state["steps"]["iter-02/recall"]["summary"]["overlap"] == 1.0
     assert (work / "iter-02" / "report.html").exists() and (tmp_path / "annotation" / "queue" / "iter-02.tsv").exists()
     pages = pq.read_table(work / "pages")
@@ -33,5 +33,5 @@ def test_iterate_runs_every_step_then_resumes(tmp_path, spark_factory, capsys):
 
     assert main(args) == 0
     again = capsys.readouterr().out
-    assert "(4 already done)" in again and "0 step(s) run, 15 already done" in again
+    assert "(4 already done)" in again and "0 step(s) run, 17 already done" in again
     assert {p: p.read_bytes() for p in sorted(work.glob("*/*.parquet"))} == before

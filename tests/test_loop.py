@@ -42,6 +42,7 @@ def _settings(tmp_path, annotation_dir):
         # math and iteration 1's scores rank poorly; a top-N recall still reaches the math site.
         "recall.rule=top_pages", "recall.top_pages=800",
         f"annotation.dir={annotation_dir}",
+        f"decontaminate.benchmarks_root={data_path('benchmarks')}",
     ])
 
 
@@ -98,12 +99,20 @@ def test_loop_flags_the_math_site_and_annotation_makes_iteration_2_recall_more(t
     assert second_math > first_math + 100
     assert second["converged"]
 
-    corpus = pq.read_table(work / "corpus").to_pylist()
-    by = Counter(r["selected_by"] for r in corpus)
+    selected = pq.read_table(work / "selected").to_pylist()
+    by = Counter(r["selected_by"] for r in selected)
     branch_ids = {m["id"] for m in matches}
-    assert branch_ids <= {r["id"] for r in corpus}  # every annotated math page is in the corpus
-    assert by["score"] + by["pattern"] == len(corpus) == second["corpus"]["pages"]
-    assert all(r["source"] == "pattern:bop.tsv:2" for r in corpus if r["selected_by"] == "pattern")
+    assert branch_ids <= {r["id"] for r in selected}  # every annotated math page is selected
+    assert by["score"] + by["pattern"] == len(selected) == second["select"]["pages"]
+    assert all(r["source"] == "pattern:bop.tsv:2" for r in selected if r["selected_by"] == "pattern")
+    # then decontaminated (real benchmarks) and tokenized
+    decontam = state["steps"]["decontaminate"]["summary"]
+    assert decontam["invariant_holds"] and decontam["pages_in"] == len(selected)
+    corpus_ids = set(pq.read_table(work / "corpus").column("id").to_pylist())
+    assert corpus_ids <= {r["id"] for r in selected}
+    assert len(corpus_ids) == decontam["pages_out"]
+    tokenized = state["steps"]["tokenize"]["summary"]
+    assert tokenized["documents"] == len(corpus_ids) and tokenized["tokens"] > 0
     report = (work / "iter-02" / "report.html").read_text()
     assert "bookofproofs.github.io" in report and "pattern:bop.tsv:2" in report
 
@@ -135,7 +144,7 @@ def test_killed_loop_resumes_to_the_same_outputs(tmp_path, spark_factory, stop_a
     with pytest.raises(iterate.StopRequested):
         iterate.run(settings, str(tmp_path / "cut"), iterations=2, stop_after=stop_after)
     state = json.loads((tmp_path / "cut" / "state.json").read_text())
-    assert stop_after in state["steps"] and "corpus" not in state["steps"]
+    assert stop_after in state["steps"] and "select" not in state["steps"]
     resumed = iterate.run(settings, str(tmp_path / "cut"), iterations=2)
     assert resumed["skipped"] > 0 and resumed["ran"] < whole["ran"]
 
@@ -148,6 +157,7 @@ def test_killed_loop_resumes_to_the_same_outputs(tmp_path, spark_factory, stop_a
 
     a, b = outputs(tmp_path / "whole"), outputs(tmp_path / "cut")
     assert a.keys() == b.keys() and any(k.startswith("corpus/") for k in a)
+    assert any(k.startswith("shards/") for k in a) and any(k.startswith("decontam/") for k in a)
     assert [k for k in a if a[k] != b[k]] == []
     for name in ("iter-01/metrics.json", "iter-02/metrics.json"):
         assert json.loads((tmp_path / "whole" / name).read_text()) == json.loads((tmp_path / "cut" / name).read_text())

@@ -1,0 +1,813 @@
+"""Benchmark decontamination, the DeepSeekMath rule: any text segment of a page containing a 10-gram
+that exactly matches a 10-gram of a benchmark text is removed; benchmark texts shorter than 10 grams
+but of at least 3 grams are matched as a whole.
+
+Definitions (the same code makes the grams of benchmarks and of pages):
+
+- **word** (the gram unit). The text is NFKC-normalised and lower-cased, so full-width forms,
+  ligatures, superscripts, non-breaking spaces and case never matter; curly quotes fold to straight
+  ones and dashes and the minus sign `−` to `-`; invisible format characters (soft hyphen,
+  zero-width space) are dropped. Then it is cut into words: a LaTeX command (`\\frac`, `\\sqrt`: one
+  word each), a run of digits (numbers are kept as they are: math benchmarks differ by their
+  numbers, so digits are never mapped to 0), a run of letters of any script with their combining
+  marks, each CJK ideograph, kana or hangul syllable on its own (Chinese has no spaces: CMATH matches
+  character by character), and each other non-space symbol (`+`, `=`, `(`, `^`, `,`). Whitespace
+  only separates words. Formatting that differs between a page and a benchmark is ignored: `$`,
+  `{`, `}`, the delimiters `\\(` `\\)` `\\[` `\\]`, the escapes `\\{` `\\}` `\\$`, LaTeX spacing
+  (`\\,` `\\;` `\\:` `\\!` `\\ ` `\\\\` `\\quad` `\\qquad`), the sizing commands `\\left` `\\right`
+  `\\big`..`\\Bigg` (and `\\left.`'s dot), `\\displaystyle` `\\textstyle`; `\\dfrac` and `\\tfrac` are
+  `\\frac`. So `$\\frac{1}{2}$`, `\\(\\dfrac{1}{2}\\)` and `\\frac 1 2` are the same three words. NFKC is
+  applied per character (decomposed accents are not composed; web text is NFC in practice). Scripts
+  written without spaces other than CJK (Thai, Lao...) give one word per run of letters.
+- **prose word**: a run of >= 3 letters (not a LaTeX command), or a CJK ideograph, katakana or
+  hangul syllable (hiragana are mostly particles and endings).
+- **benchmark text**: one configured field of one benchmark record (conf/benchmarks.yaml). GSM8K's
+  calculator annotations `<<16-3-4=9>>` are stripped before making grams: they are in the answers but
+  never on web pages, where the same line reads `16 - 3 - 4 = 9`.
+- **n-gram**: n consecutive words (n=10). A benchmark text of >= n words contributes all its n-grams.
+  One of min_n..n-1 words (min_n=3) is a "short text", matched as a whole: a page segment containing
+  exactly that word sequence is hit. Fewer than min_n words: skipped (counted in `stats`).
+- **formulas** (our addition, for precision): with symbols as words, a 10-gram of pure notation
+  (`a _ 1 , a _ 2 , a _ 3`, `p ( x ) = ax ^ 2 + bx + c`) is common to every math text: matched
+  alone, such grams hit 281 of the 2986 bookofproofs pages. So an n-gram with fewer than 3 prose
+  words only counts inside a run of consecutive matching n-grams (same problem, same segment) that
+  covers 20 words, or the whole benchmark text if it is shorter, and holds a prose word; a short
+  text with fewer than 3 prose words (a bare answer: `\\frac{1}{16}`, `3.21`) is skipped. Measured:
+  whole copies of 99.2% of MATH problems (4961/5000; 100% of GSM8K, CMATH, MGSM) are still found,
+  and bookofproofs loses 1 paragraph (a generic phrase) instead of hundreds.
+- **segment**: a line of the page text (extracted text has one paragraph per line). A gram must lie
+  inside one segment (one spanning a line break is no match); a hit segment is removed with its line
+  break, so the rest is "\\n".join(kept lines) and every other line stays byte-identical.
+
+Hashing: each word is hashed once per batch (xxh64; its lowest bit then marks prose words), a gram
+is a polynomial of its words' hashes mod 2^64 computed for every position of a batch at once in
+numpy, salted by the gram length and mixed by splitmix64's finalizer. Collisions are not verified
+against the benchmark words: with M index entries (M ~ 2.1M for conf/benchmarks.yaml) one page gram
+matches by chance with probability M / 2^64 ~ 1e-13, and a page of W words is looked up with at most
+8*W grams (lengths 3..10): about one wrongly removed paragraph per 10^12 words of crawl, i.e. well
+under one in the whole 120B-token DeepSeekMath corpus.
+
+Lookups: the index is a sorted uint64 array of gram hashes with an int32 problem reference (and a
+uint8 run length needed, for formula grams) each; a page's grams are first tested against a bitmap
+of the hashes' top bits (most grams miss there), the rest found with `np.searchsorted`.
+`NgramIndex.to_bytes` is compact (the arrays and the name tables, ~27 MB for conf/benchmarks.yaml)
+for a Spark broadcast; the bitmap is rebuilt on arrival.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import re
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xxhash
+import yaml
+
+FORMATS = ("jsonl", "parquet", "tsv")
+_SPEC_KEYS = ("name", "file", "fields", "language", "format", "id_field", "tsv_columns")
+_REQUIRED_KEYS = ("name", "file", "fields", "language")
+_INDEX_VERSION = 1  # bump when words or gram hashes change: old serialized indexes are refused
+
+_CHUNK_WORDS = 1 << 20  # words hashed and looked up at once: bounds the numpy arrays
+_NEWLINE = re.compile("\n")
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+# GSM8K calculator annotations: `<<48/2=24>>` (always with an `=` inside).
+_CALCULATOR = re.compile(r"<<[^<>\n]*=[^<>\n]*>>")
+# Formatting blanked out (same length, so character offsets stay those of the original text).
+_FORMAT = re.compile(
+    r"\\(?:(?P<frac>[dt]frac)(?![a-zA-Z])"
+    r"|[()\[\]{}$,;:! \\]"
+    r"|(?:left|right|[bB]igg?[lrm]?)(?![a-zA-Z])\.?"
+    r"|(?:displaystyle|textstyle|q?quad)(?![a-zA-Z]))")
+_CJK_RANGES = (
+    (0x1100, 0x11FF), (0x3005, 0x3007), (0x3040, 0x30FF), (0x3130, 0x318F), (0x31F0, 0x31FF),
+    (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xA960, 0xA97F), (0xAC00, 0xD7AF), (0xD7B0, 0xD7FF),
+    (0xF900, 0xFAFF), (0xFF66, 0xFF9F), (0x20000, 0x3134F))
+_SCAN = (*range(0, 0xD800), *range(0xE000, 0x20000), *range(0x2F800, 0x2FA20))
+# Typographic variants NFKC keeps apart but pages and benchmarks mix: curly quotes, dashes, the minus sign.
+_FOLD = {**dict.fromkeys("‘’‚‛", "'"), **dict.fromkeys("“”„‟", '"'), **dict.fromkeys("‐‑‒–—―−", "-")}
+# Prose words (see `min_prose`): CJK ideographs, katakana and hangul; hiragana are mostly particles.
+_PROSE_CJK = re.compile("[\u30a0-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+                        "\U00020000-\U0003134f]")
+
+# Gram hashing: H_k = H_{k-1} * P + word_hash (mod 2^64), then splitmix64(H_k ^ salt_k).
+_P = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
+
+
+class DecontamError(ValueError):
+    """A bad benchmarks.yaml entry or benchmark file; the message is one line "file:line: reason"
+    (line 0: the file as a whole)."""
+
+
+@dataclass(frozen=True)
+class BenchmarkSpec:
+    name: str  # e.g. "gsm8k"
+    file: str  # relative to the benchmarks root, e.g. "gsm8k/test.jsonl"
+    fields: tuple[str, ...]  # the fields holding text, e.g. ("question", "answer")
+    language: str  # "en", "zh", "multi", ...
+    format: str = ""  # jsonl | parquet | tsv; "" = from the file suffix
+    id_field: str = ""  # field giving the problem id; "" = the 0-based line/row number
+    tsv_columns: tuple[str, ...] = ()  # column names of a header-less TSV; () = the first line is a header
+
+
+# ---------------------------------------------------------------- benchmarks.yaml
+
+
+def load_benchmark_specs(path: str | Path) -> list[BenchmarkSpec]:
+    """Parse conf/benchmarks.yaml (`benchmarks:` a list of entries); a bad entry raises DecontamError
+    naming the file and the entry's line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DecontamError(f"{path}:0: cannot read benchmarks file ({exc.strerror})") from exc
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise DecontamError(f"{path}:{mark.line + 1 if mark else 0}: invalid YAML "
+                            f"({getattr(exc, 'problem', exc)})") from exc
+    top = _mapping(path, root, "the top level") if root is not None else {}
+    if set(top) != {"benchmarks"}:
+        raise DecontamError(f"{path}:1: expected exactly one top-level key 'benchmarks', got {sorted(top)}")
+    entries = top["benchmarks"][1]
+    if not isinstance(entries, yaml.SequenceNode):
+        raise DecontamError(f"{path}:{_line(entries)}: 'benchmarks' must be a list of entries")
+    specs, seen = [], {}
+    for node in entries.value:
+        spec = _spec(path, node)
+        if spec.name in seen:
+            raise DecontamError(f"{path}:{_line(node)}: duplicate benchmark name '{spec.name}' "
+                                f"(first at line {seen[spec.name]})")
+        seen[spec.name] = _line(node)
+        specs.append(spec)
+    return specs
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _mapping(path: Path, node: yaml.Node, what: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+    """A mapping node as {key: (key node, value node)}; duplicate keys are an error."""
+    if not isinstance(node, yaml.MappingNode):
+        raise DecontamError(f"{path}:{_line(node)}: {what} must be a mapping")
+    out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+    for key, value in node.value:
+        name = str(key.value)
+        if name in out:
+            raise DecontamError(f"{path}:{_line(key)}: duplicate key '{name}'")
+        out[name] = (key, value)
+    return out
+
+
+def _scalar(path: Path, key: str, node: yaml.Node) -> str:
+    if not isinstance(node, yaml.ScalarNode) or node.tag.endswith(":null"):
+        raise DecontamError(f"{path}:{_line(node)}: '{key}' must be a string")
+    return str(node.value)
+
+
+def _strings(path: Path, key: str, node: yaml.Node) -> tuple[str, ...]:
+    """A list of strings (a single string is a list of one)."""
+    if isinstance(node, yaml.ScalarNode) and not node.tag.endswith(":null"):
+        return (str(node.value),)
+    if isinstance(node, yaml.SequenceNode) and all(isinstance(v, yaml.ScalarNode) for v in node.value):
+        return tuple(str(v.value) for v in node.value)
+    raise DecontamError(f"{path}:{_line(node)}: '{key}' must be a list of strings")
+
+
+def _spec(path: Path, node: yaml.Node) -> BenchmarkSpec:
+    entry = _mapping(path, node, "a benchmark entry")
+    for key, (key_node, _) in entry.items():
+        if key not in _SPEC_KEYS:
+            raise DecontamError(f"{path}:{_line(key_node)}: unknown key '{key}' in benchmark entry "
+                                f"(known: {', '.join(_SPEC_KEYS)})")
+    missing = [k for k in _REQUIRED_KEYS if k not in entry]
+    if missing:
+        raise DecontamError(f"{path}:{_line(node)}: benchmark entry misses {', '.join(missing)}")
+    values: dict[str, Any] = {}
+    for key, (_, value) in entry.items():
+        values[key] = (_strings if key in ("fields", "tsv_columns") else _scalar)(path, key, value)
+    if not values["name"] or not values["file"]:
+        raise DecontamError(f"{path}:{_line(node)}: 'name' and 'file' must not be empty")
+    if not values["fields"]:
+        raise DecontamError(f"{path}:{_line(entry['fields'][1])}: 'fields' must name at least one field")
+    if values.get("format", "") not in ("", *FORMATS):
+        raise DecontamError(f"{path}:{_line(entry['format'][1])}: format must be one of {', '.join(FORMATS)}")
+    return BenchmarkSpec(**values)
+
+
+# ---------------------------------------------------------------- benchmark files
+
+
+def iter_benchmark_texts(spec: BenchmarkSpec, root: str | Path) -> Iterator[tuple[str, str, str]]:
+    """(problem_id, field, text) for every record and configured field of a benchmark file.
+
+    List and dict values (MMLU choices, OlympiadBench solution lists) are joined with newlines, null
+    is an empty text. A missing file, a line that is not a JSON object or a record without a
+    configured field raises DecontamError("<file>:<line>: reason")."""
+    path = Path(root) / spec.file
+    if not path.is_file():
+        raise DecontamError(f"{path}:0: benchmark file not found (benchmark '{spec.name}')")
+    fmt = spec.format or _format_of(path)
+    records = {"jsonl": _jsonl_records, "parquet": _parquet_records, "tsv": _tsv_records}[fmt](spec, path)
+    for line, number, record in records:
+        for name in (spec.id_field, *spec.fields):
+            if name and name not in record:
+                raise DecontamError(f"{path}:{line}: record has no field '{name}' (benchmark '{spec.name}')")
+        problem_id = _field_text(record[spec.id_field]) if spec.id_field else str(number)
+        for name in spec.fields:
+            yield problem_id, name, _field_text(record[name])
+
+
+def _format_of(path: Path) -> str:
+    suffixes = [s for s in path.suffixes if s != ".gz"]
+    suffix = suffixes[-1].lstrip(".") if suffixes else ""
+    fmt = {"json": "jsonl", "jsonl": "jsonl", "parquet": "parquet", "tsv": "tsv"}.get(suffix)
+    if fmt is None:
+        raise DecontamError(f"{path}:0: cannot tell the format from the suffix: "
+                            f"set 'format' ({', '.join(FORMATS)})")
+    return fmt
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
+
+
+def _jsonl_records(spec: BenchmarkSpec, path: Path) -> Iterator[tuple[int, int, dict]]:
+    """(1-based line, 0-based line, record); blank lines are skipped."""
+    with _open_text(path) as fh:
+        for number, raw in enumerate(fh):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise DecontamError(f"{path}:{number + 1}: not valid JSON ({exc.msg})") from None
+            if not isinstance(record, dict):
+                raise DecontamError(f"{path}:{number + 1}: expected a JSON object, "
+                                    f"got {type(record).__name__}")
+            yield number + 1, number, record
+
+
+def _tsv_records(spec: BenchmarkSpec, path: Path) -> Iterator[tuple[int, int, dict]]:
+    with _open_text(path) as fh:
+        rows = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
+        columns = list(spec.tsv_columns)
+        offset = 0
+        if not columns:  # the first line names the columns
+            columns, offset = next(rows, []), 1
+        for number, row in enumerate(rows):
+            if not any(row):
+                continue
+            if len(row) > len(columns):
+                raise DecontamError(f"{path}:{number + offset + 1}: {len(row)} columns, "
+                                    f"expected at most {len(columns)} ({', '.join(columns)})")
+            yield number + offset + 1, number, dict(zip(columns, row, strict=False))
+
+
+def _parquet_records(spec: BenchmarkSpec, path: Path) -> Iterator[tuple[int, int, dict]]:
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+    except Exception as exc:  # pyarrow raises several types for a bad file
+        raise DecontamError(f"{path}:0: not a readable Parquet file ({exc})") from None
+    wanted = [c for c in dict.fromkeys((spec.id_field, *spec.fields)) if c]
+    missing = [c for c in wanted if c not in schema.names]
+    if missing:
+        raise DecontamError(f"{path}:0: no column {', '.join(missing)} (benchmark '{spec.name}')")
+    for number, record in enumerate(pq.read_table(path, columns=wanted).to_pylist()):
+        yield number + 1, number, record
+
+
+def _field_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list | tuple):
+        return "\n".join(_field_text(v) for v in value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # 27.0 -> "27", as the text would write it
+    return str(value)
+
+
+# ---------------------------------------------------------------- words
+
+
+def _char_class(codepoints: Sequence[int]) -> str:
+    """A regex character class body for a sorted list of code points, as ranges."""
+    parts, start = [], None
+    for i, cp in enumerate(codepoints):
+        if start is None:
+            start = cp
+        if i + 1 == len(codepoints) or codepoints[i + 1] != cp + 1:
+            parts.append(re.escape(chr(start)) + ("-" + re.escape(chr(cp)) if cp > start else ""))
+            start = None
+    return "".join(parts)
+
+
+@lru_cache(maxsize=1)
+def _tables() -> tuple[re.Pattern, re.Pattern, re.Pattern, dict[str, str]]:
+    """(word regex, regexes of the characters NFKC or lower-casing change: within the BMP, all, their
+    replacements).
+
+    Built once per process from the Unicode database (~50 ms), so the classes follow Python's own
+    `unicodedata` version."""
+    cjk = _char_class([cp for a, b in _CJK_RANGES for cp in range(a, b + 1)])
+    in_cjk = np.zeros(0x110000, dtype=bool)
+    for a, b in _CJK_RANGES:
+        in_cjk[a:b + 1] = True
+    letters, unstable, replace = [], [], {}
+    for cp in _SCAN:
+        ch = chr(cp)
+        category = unicodedata.category(ch)
+        # BMP only: a class reaching past U+FFFF makes `re` test its ranges one by one (5x slower);
+        # the rare letters beyond it are single-character words.
+        if cp < 0x10000 and not in_cjk[cp] and (ch.isalpha() or category.startswith("M")):
+            letters.append(cp)
+        folded = unicodedata.normalize("NFKC", ch)
+        if category == "Cf":  # soft hyphen, zero-width spaces and joiners, BOM: invisible, dropped
+            unstable.append(cp)
+            replace[ch] = ""
+        elif folded != ch or len(ch.lower()) != 1:
+            unstable.append(cp)
+            replace[ch] = folded.lower()
+    for ch, folded in _FOLD.items():
+        unstable.append(ord(ch))
+        replace[ch] = folded
+    unstable = sorted(set(unstable))
+    # The classes are disjoint but the last, which takes any other non-space symbol but $ { }; the
+    # most frequent alternative comes first.
+    word = re.compile(rf"([{_char_class(letters)}]+|\d+|\\[a-z]+|[{cjk}]|[^\s${{}}])")
+    # `re` tests a class reaching past U+FFFF range by range: texts with no such character use the
+    # BMP part only.
+    bmp = [cp for cp in unstable if cp < 0x10000]
+    changed_bmp, changed = re.compile(f"([{_char_class(bmp)}])"), re.compile(f"([{_char_class(unstable)}])")
+    return word, changed_bmp, changed, replace
+
+
+def _blank(match: re.Match) -> str:
+    if match.group("frac"):
+        return "\\frac "
+    return " " * (match.end() - match.start())
+
+
+def _folded(text: str, with_map: bool = True) -> tuple[str, np.ndarray | None]:
+    """(NFKC + lower-cased text without formatting, map from its positions to the original's or None
+    where they are the same)."""
+    if "\\" in text:
+        text = _FORMAT.sub(_blank, text)
+    if text.isascii():
+        return text.lower(), None
+    _, unstable_bmp, unstable, replace = _tables()
+    changed = unstable if _ASTRAL.search(text) else unstable_bmp
+    parts = changed.split(text)  # [stable run, changed char, stable run, ..., stable run]
+    if len(parts) == 1:
+        return text.lower(), None
+    parts[1::2] = map(replace.__getitem__, parts[1::2])
+    parts[0::2] = map(str.lower, parts[0::2])  # one character per character there
+    folded = "".join(parts)
+    if not with_map or (len(folded) == len(text) and all(map(len, parts[1::2]))):
+        # every change was one character for one: positions are those of the original
+        return folded, None
+    # position -> original position: a stable run advances one by one, all characters of a
+    # replacement point at the one character they came from.
+    count = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
+    source = count.copy()
+    source[1::2] = 1
+    step = np.zeros(len(parts), dtype=np.int64)
+    step[0::2] = 1
+    total = int(count.sum())
+    within = np.arange(total) - np.repeat(np.cumsum(count) - count, count)
+    mapping = np.repeat(np.cumsum(source) - source, count) + within * np.repeat(step, count)
+    return folded, mapping
+
+
+def _tokenize(text: str) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """(words, start and end offsets in `text`, line number of each word)."""
+    folded, mapping = _folded(text)
+    parts = _tables()[0].split(folded)  # [gap, word, gap, word, ..., gap]
+    found = parts[1::2]
+    if not found:
+        empty = np.empty(0, dtype=np.int64)
+        return found, empty, empty, empty
+    ends = np.cumsum(np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)))
+    starts, ends = ends[0:-1:2], ends[1::2]
+    breaks = [m.start() for m in _NEWLINE.finditer(folded)]
+    lines = np.searchsorted(np.array(breaks, dtype=np.int64), starts)
+    if mapping is not None:
+        starts, ends = mapping[starts], mapping[ends - 1] + 1
+    return found, starts, ends, lines
+
+
+def _line_words(text: str) -> tuple[list[str], np.ndarray]:
+    """(words, line number of each word): `_tokenize` without the offsets, which only pages with a
+    hit need."""
+    folded = _folded(text, with_map=False)[0]
+    findall = _tables()[0].findall
+    if "\n" not in folded:
+        found = findall(folded)
+        return found, np.zeros(len(found), dtype=np.int64)
+    found, counts = [], []
+    for line in folded.split("\n"):
+        line_words = findall(line)
+        counts.append(len(line_words))
+        found += line_words
+    return found, np.repeat(np.arange(len(counts)), counts)
+
+
+def word_spans(text: str) -> tuple[list[str], list[tuple[int, int]]]:
+    """The words of `text` (see the module docstring) and their character spans in `text`."""
+    found, starts, ends, _ = _tokenize(text)
+    return found, list(zip(starts.tolist(), ends.tolist(), strict=True))
+
+
+def words(text: str) -> list[str]:
+    """The gram units of `text`: NFKC, lower case, LaTeX commands, digit runs, letter runs, single CJK
+    characters and symbols, without formatting ($, braces, math delimiters)."""
+    return _tokenize(text)[0]
+
+
+# ---------------------------------------------------------------- gram hashes
+
+
+class _WordHashes(dict):
+    """word -> 64-bit hash, computed on first use (one cache per call or batch). The lowest bit says
+    whether the word is prose: a letter run of >= 3 letters (not a LaTeX command) or a CJK
+    ideograph, katakana or hangul character. A word's kind is then read off its hash in numpy."""
+
+    def __missing__(self, word: str) -> int:
+        prose = (len(word) >= 3 and word[0] != "\\" and not word.isdigit()) or bool(_PROSE_CJK.match(word))
+        value = self[word] = xxhash.xxh64_intdigest(word.encode("utf-8", "surrogatepass")) & ~1 | prose
+        return value
+
+
+def _prose_counts(hashes: np.ndarray) -> np.ndarray:
+    """Cumulative count of prose words: the grams at i of length k hold c[i + k] - c[i]."""
+    return np.concatenate(([0], np.cumsum(hashes & np.uint64(1), dtype=np.int64)))
+
+
+def _word_hashes(found: list[str], cache: _WordHashes) -> np.ndarray:
+    return np.fromiter(map(cache.__getitem__, found), dtype=np.uint64, count=len(found))
+
+
+def _mix(h: np.ndarray, k: int) -> np.ndarray:
+    """splitmix64's finalizer over the polynomial hash salted by the gram length."""
+    z = h ^ np.uint64(xxhash.xxh64_intdigest(b"gram-length-%d" % k))
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+def _grams(hashes: np.ndarray, lengths: Sequence[int]) -> Iterator[tuple[int, np.ndarray]]:
+    """(k, polynomial hash of the k words starting at each position) for each k in `lengths`, over
+    the whole word array at once (H_k = H_{k-1} * P + next word). The array for k is k-1 shorter;
+    the caller masks grams that cross a line or text."""
+    h = hashes
+    wanted = set(lengths)
+    for k in range(1, max(lengths) + 1):
+        if k > 1:
+            h = h[:-1] * _P + hashes[k - 1:]
+        if not len(h):
+            return
+        if k in wanted:
+            yield k, h
+
+
+# ---------------------------------------------------------------- index
+
+
+@dataclass
+class NgramIndex:
+    hashes: np.ndarray  # sorted uint64 gram hashes (n-grams and short texts; the length is in the hash)
+    refs: np.ndarray  # int32 problem reference of each hash
+    needs: np.ndarray  # uint8 words a matching run must cover for this entry to count (0: none, see build)
+    problem_benchmark: np.ndarray  # int32 benchmark number of each problem reference
+    problem_ids: list[str]
+    benchmarks: list[str]
+    lengths: tuple[int, ...]  # gram lengths present (short text lengths and n)
+    stats: dict[str, dict[str, int]]
+    n: int = 10
+    min_n: int = 3
+    min_prose: int = 3
+    formula_words: int = 20
+    _bitmap: np.ndarray = field(init=False, repr=False)
+    _shift: np.uint64 = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # A bitmap of the hashes' top bits, ~32 bits per entry: most page grams miss there and never
+        # reach the binary search.
+        bits = int(min(32, max(16, np.ceil(np.log2(max(1, len(self.hashes)) * 32)))))
+        top = (self.hashes >> np.uint64(64 - bits)).astype(np.int64)
+        byte, starts = np.unique(top >> 3, return_index=True)
+        bitmap = np.zeros(1 << (bits - 3), dtype=np.uint8)
+        if len(top):
+            bitmap[byte] = np.bitwise_or.reduceat(np.left_shift(1, top & 7).astype(np.uint8), starts)
+        self._bitmap, self._shift = bitmap, np.uint64(64 - bits)
+
+    @classmethod
+    def build(cls, specs: Sequence[BenchmarkSpec], root: str | Path, n: int = 10, min_n: int = 3,
+              min_prose: int = 3, formula_words: int = 20) -> NgramIndex:
+        """Read every benchmark into a sorted index: a text of >= n words gives its n-grams, one of
+        min_n..n-1 words one whole-text gram, a shorter one is skipped (`skipped_tiny`).
+
+        An n-gram with fewer than `min_prose` prose words (a formula) only counts inside a run of
+        matching grams covering `formula_words` words, or the whole text if it is shorter; a short
+        text with fewer than `min_prose` prose words (a bare answer) is skipped (`skipped_no_prose`)."""
+        if not 1 <= min_n <= n or not 0 <= min_prose <= n or not n <= formula_words <= 255:
+            raise ValueError(f"need 1 <= min_n <= n, 0 <= min_prose <= n, n <= formula_words <= 255, "
+                             f"got {min_n=} {n=} {min_prose=} {formula_words=}")
+        benchmarks, problem_benchmark, problem_ids = [], [], []
+        cache, parts, stats, lengths = _WordHashes(), [], {}, {n}
+        for number, spec in enumerate(specs):
+            benchmarks.append(spec.name)
+            refs: dict[str, int] = {}
+            counts = dict.fromkeys(("texts", "long_texts", "short_texts", "skipped_tiny", "skipped_no_prose",
+                                    "ngrams", "formula_ngrams"), 0)
+            hashes, sizes, text_refs = [], [], []
+            for problem_id, _, text in iter_benchmark_texts(spec, root):
+                if problem_id not in refs:
+                    refs[problem_id] = len(problem_ids)
+                    problem_ids.append(problem_id)
+                    problem_benchmark.append(number)
+                found = _tokenize(_CALCULATOR.sub(" ", text))[0]
+                counts["texts"] += 1
+                if len(found) < min_n:
+                    counts["skipped_tiny"] += 1
+                    continue
+                word_hashes = _word_hashes(found, cache)
+                if len(found) < n and np.count_nonzero(word_hashes & np.uint64(1)) < min_prose:
+                    counts["skipped_no_prose"] += 1
+                    continue
+                counts["long_texts" if len(found) >= n else "short_texts"] += 1
+                lengths.add(min(n, len(found)))
+                hashes.append(word_hashes)
+                sizes.append(len(found))
+                text_refs.append(refs[problem_id])
+            grams = _benchmark_grams(hashes, np.array(sizes, dtype=np.int64),
+                                     np.array(text_refs, dtype=np.int32), n, min_prose, formula_words)
+            counts["ngrams"] = int(np.count_nonzero(grams[3]))
+            counts["formula_ngrams"] = int(np.count_nonzero(grams[2]))
+            parts.append(grams)
+            stats[spec.name] = counts
+        keys, refs, needs = (np.concatenate([p[i] for p in parts]) if parts else np.empty(0, dtype)
+                             for i, dtype in enumerate((np.uint64, np.int32, np.uint8)))
+        order = np.argsort(keys, kind="stable")
+        return cls(keys[order], refs[order], needs[order], np.array(problem_benchmark, dtype=np.int32),
+                   problem_ids, benchmarks, tuple(sorted(lengths)), stats, n, min_n, min_prose, formula_words)
+
+    def problem(self, ref: int) -> tuple[str, str]:
+        """(benchmark name, problem id) of a problem reference."""
+        return self.benchmarks[int(self.problem_benchmark[ref])], self.problem_ids[ref]
+
+    @property
+    def nbytes(self) -> int:
+        """Memory of the arrays (hashes, refs, needs, bitmap); the name tables come on top."""
+        arrays = (self.hashes, self.refs, self.needs, self.problem_benchmark, self._bitmap)
+        return sum(a.nbytes for a in arrays)
+
+    def to_bytes(self) -> bytes:
+        """A compact serialization (npz: the arrays + the name tables as JSON) for a Spark broadcast."""
+        meta = {"version": _INDEX_VERSION, "n": self.n, "min_n": self.min_n, "min_prose": self.min_prose,
+                "formula_words": self.formula_words, "lengths": list(self.lengths),
+                "benchmarks": self.benchmarks, "problem_ids": self.problem_ids, "stats": self.stats}
+        out = io.BytesIO()
+        np.savez(out, hashes=self.hashes, refs=self.refs, needs=self.needs,
+                 problem_benchmark=self.problem_benchmark,
+                 meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
+        return out.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> NgramIndex:
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            meta = json.loads(arrays["meta"].tobytes())
+            if meta.get("version") != _INDEX_VERSION:
+                raise DecontamError(f"<index>:0: index version {meta.get('version')}, this code reads "
+                                    f"{_INDEX_VERSION}: rebuild it")
+            return cls(arrays["hashes"], arrays["refs"], arrays["needs"], arrays["problem_benchmark"],
+                       meta["problem_ids"], meta["benchmarks"], tuple(meta["lengths"]), meta["stats"],
+                       meta["n"], meta["min_n"], meta["min_prose"], meta["formula_words"])
+
+    def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(index into `keys`, problem ref, need) for every index entry equal to a key."""
+        top = keys >> self._shift
+        bit = (top & np.uint64(7)).astype(np.uint8)
+        maybe = np.flatnonzero((self._bitmap[top >> np.uint64(3)] >> bit) & 1)
+        lo = np.searchsorted(self.hashes, keys[maybe], side="left")
+        hi = np.searchsorted(self.hashes, keys[maybe], side="right")
+        found = hi > lo
+        maybe, lo, count = maybe[found], lo[found], (hi - lo)[found]
+        # every entry of a key: its first entry plus 0..count-1
+        entry = np.repeat(lo - np.cumsum(count) + count, count) + np.arange(count.sum())
+        return np.repeat(maybe, count), self.refs[entry], self.needs[entry]
+
+
+def _benchmark_grams(hashes: list[np.ndarray], sizes: np.ndarray, refs: np.ndarray, n: int, min_prose: int,
+                     formula_words: int) -> tuple[np.ndarray, ...]:
+    """(keys, refs, needs, is-n-gram flags) of one benchmark's texts, each (key, ref) once: all n-grams
+    of a long text (need 0 with enough prose words, else the run it must lie in), the one whole-text
+    gram of a short text (need 0)."""
+    if not hashes:
+        return np.empty(0, np.uint64), np.empty(0, np.int32), np.empty(0, np.uint8), np.empty(0, bool)
+    words_hashes = np.concatenate(hashes)
+    prose = _prose_counts(words_hashes)
+    text_of = np.repeat(np.arange(len(sizes)), sizes)
+    starts = np.cumsum(sizes) - sizes
+    keys, key_refs, needs, flags = [], [], [], []
+    for k, h in _grams(words_hashes, sorted(set(np.minimum(sizes, n).tolist()))):
+        if k == n:  # inside one text
+            at = np.flatnonzero(text_of[:len(h)] == text_of[k - 1:])
+            formula = prose[at + k] - prose[at] < min_prose
+            needs.append(np.where(formula, np.minimum(sizes[text_of[at]], formula_words), 0).astype(np.uint8))
+        else:  # a short text: its one gram from its first word
+            at = starts[sizes == k]
+            needs.append(np.zeros(len(at), np.uint8))
+        keys.append(_mix(h[at], k))
+        key_refs.append(refs[text_of[at]])
+        flags.append(np.full(len(at), k == n))
+    keys, key_refs, needs, flags = (np.concatenate(x) for x in (keys, key_refs, needs, flags))
+    order = np.lexsort((needs, key_refs, keys))  # for a (key, ref) seen twice, keep the smallest need
+    keys, key_refs, needs, flags = keys[order], key_refs[order], needs[order], flags[order]
+    keep = np.ones(len(keys), dtype=bool)
+    keep[1:] = (keys[1:] != keys[:-1]) | (key_refs[1:] != key_refs[:-1])
+    return keys[keep], key_refs[keep], needs[keep], flags[keep]
+
+
+# ---------------------------------------------------------------- matching
+
+
+@dataclass
+class Hit:
+    benchmark: str
+    problem_id: str
+    ngram: str  # the matched words joined by one space
+    start: int  # the matched gram run's character span in the original page text
+    end: int
+
+
+@dataclass
+class Cleaned:
+    text: str  # the page text without the hit segments (the other lines byte-identical)
+    removed: list[tuple[int, int]]  # character spans of the removed segments (with a line break each)
+    hits: list[Hit]  # one per (removed segment, benchmark problem): its first matching gram run
+
+
+def decontaminate(text: str, index: NgramIndex) -> Cleaned:
+    """Remove from `text` every line holding a benchmark n-gram (or a whole short benchmark text)."""
+    return decontaminate_batch([text], index)[0]
+
+
+def decontaminate_batch(texts: Sequence[str], index: NgramIndex) -> list[Cleaned]:
+    """`decontaminate` for many texts: the grams of ~1M words at a time are hashed and looked up at
+    once in numpy (memory stays ~100 MB however large the batch)."""
+    cache, out, chunk, chunk_words = _WordHashes(), [], [], 0
+    for i, text in enumerate(texts):
+        found, lines = _line_words(text)
+        chunk.append((_word_hashes(found, cache), lines))
+        chunk_words += len(found)
+        if chunk_words >= _CHUNK_WORDS or i + 1 == len(texts):
+            out += _decontaminate_chunk(texts[len(out):i + 1], chunk, index)
+            chunk, chunk_words = [], 0
+    return out
+
+
+def _decontaminate_chunk(texts: Sequence[str], tokens: list[tuple[np.ndarray, np.ndarray]],
+                         index: NgramIndex) -> list[Cleaned]:
+    """The texts cleaned, given (word hashes, line of each word) of each."""
+    out = [Cleaned(t, [], []) for t in texts]
+    sizes = np.fromiter((len(h) for h, _ in tokens), dtype=np.int64, count=len(tokens))
+    if not sizes.sum():
+        return out
+    # a line number unique over the chunk: lines before this text + line within the text
+    line_counts = np.fromiter((lines[-1] + 1 if len(lines) else 0 for _, lines in tokens), dtype=np.int64,
+                              count=len(tokens))
+    lines = np.concatenate([t[1] for t in tokens]) + np.repeat(np.cumsum(line_counts) - line_counts, sizes)
+    positions, gram_lengths, refs = _matches(np.concatenate([t[0] for t in tokens]), lines, index)
+    if not len(positions):
+        return out
+    text_of = np.repeat(np.arange(len(texts)), sizes)[positions]
+    order = np.argsort(text_of, kind="stable")
+    bounds = np.searchsorted(text_of[order], np.arange(len(texts) + 1))
+    first_word = np.cumsum(sizes) - sizes
+    for i in np.flatnonzero(np.diff(bounds)).tolist():
+        mine = order[bounds[i]:bounds[i + 1]]
+        # words and offsets, only for the pages with a hit
+        out[i] = _clean(texts[i], _tokenize(texts[i]), positions[mine] - first_word[i], gram_lengths[mine],
+                        refs[mine], index)
+    return out
+
+
+def _matches(hashes: np.ndarray, lines: np.ndarray, index: NgramIndex) -> tuple[np.ndarray, ...]:
+    """(word position, gram length, problem ref) of every gram of the chunk found in the index, less
+    formula n-grams outside a run long enough for them."""
+    found: list[tuple[np.ndarray, ...]] = []
+    prose = _prose_counts(hashes)
+    for k, h in _grams(hashes, index.lengths):
+        at = lines[:len(h)] == lines[k - 1:]  # within one line (and one text)
+        if k < index.n:  # short texts all have enough prose words: skip the lookups that cannot hit
+            at &= prose[k:] - prose[:-k] >= index.min_prose
+        at = np.flatnonzero(at)
+        which, refs, needs = index.lookup(_mix(h[at], k))
+        found.append((at[which], np.full(len(which), k, dtype=np.int32), refs, needs))
+    if not found:
+        return np.empty(0, np.int64), np.empty(0, np.int32), np.empty(0, np.int32)
+    positions, sizes, refs, needs = (np.concatenate(x) for x in zip(*found, strict=True))
+    if needs.any():
+        keep = _long_enough(positions, sizes, refs, needs, lines[positions], prose, index.n)
+        positions, sizes, refs = positions[keep], sizes[keep], refs[keep]
+    return positions, sizes, refs
+
+
+def _long_enough(positions: np.ndarray, sizes: np.ndarray, refs: np.ndarray, needs: np.ndarray,
+                 lines: np.ndarray, prose: np.ndarray, n: int) -> np.ndarray:
+    """Mask of the matches in a run (consecutive n-grams of one problem on one line) that covers as
+    many words as the smallest need of its grams, one prose word at least."""
+    order = np.lexsort((sizes, positions, refs, lines))
+    p, k, r, line = positions[order], sizes[order], refs[order], lines[order]
+    new_run = np.ones(len(p), dtype=bool)
+    new_run[1:] = (p[1:] != p[:-1] + 1) | (r[1:] != r[:-1]) | (line[1:] != line[:-1])
+    new_run[1:] |= (k[1:] != n) | (k[:-1] != n)  # a short text's match is a run of its own
+    starts = np.flatnonzero(new_run)
+    run_of = np.cumsum(new_run) - 1
+    covered = np.diff(np.append(starts, len(p))) + k[starts] - 1
+    need = np.minimum.reduceat(needs[order], starts)
+    # prose words in the run (a run of "_ _ _" or "1 , 2 , 3" repeats grams: it proves nothing)
+    with_prose = prose[p[starts] + covered] - prose[p[starts]] > 0
+    keep = np.empty(len(p), dtype=bool)
+    keep[order] = ((covered >= need) & with_prose)[run_of] | (need == 0)[run_of]
+    return keep
+
+
+def _clean(text: str, tokens: tuple, positions: np.ndarray, sizes: np.ndarray, refs: np.ndarray,
+           index: NgramIndex) -> Cleaned:
+    """Hits (the first gram run per line and problem) and the text without the hit lines."""
+    found, starts, ends, lines = tokens
+    runs: dict[tuple[int, int], list[int]] = {}  # (line, ref) -> [first position, last position, k]
+    closed: set[tuple[int, int]] = set()  # runs that ended: later matches on the line are not reported
+    rows = zip(positions.tolist(), sizes.tolist(), refs.tolist(), lines[positions].tolist(), strict=True)
+    for p, k, ref, line in sorted(rows):
+        key = (line, ref)
+        run = runs.get(key)
+        if run is None:
+            runs[key] = [p, p, k]
+        elif key not in closed:
+            if k == run[2] == index.n and p == run[1] + 1:
+                run[1] = p  # the next n-gram of the same run of matching words
+            else:
+                closed.add(key)
+    hits = []
+    for (_, ref), (first, last, k) in sorted(runs.items(), key=lambda item: (item[0][0], item[1][0])):
+        benchmark, problem_id = index.problem(ref)
+        end_word = last + k - 1
+        hits.append(Hit(benchmark, problem_id, " ".join(found[first:end_word + 1]), int(starts[first]),
+                        int(ends[end_word])))
+    removed = _line_spans(text, sorted({line for line, _ in runs}))
+    kept, at = [], 0
+    for a, b in removed:
+        kept.append(text[at:a])
+        at = b
+    kept.append(text[at:])
+    return Cleaned("".join(kept), removed, hits)
+
+
+def _line_spans(text: str, drop: list[int]) -> list[tuple[int, int]]:
+    """Character spans of the lines `drop` (0-based), each with one line break: its own, or for
+    lines at the end of the text the one before it, so the rest reads as "\\n".join(kept lines)."""
+    bounds = [0]
+    at = text.find("\n")
+    while at >= 0:
+        bounds.append(at + 1)
+        at = text.find("\n", at + 1)
+    last = len(bounds) - 1
+    spans = []
+    # a run of dropped lines reaching the last line, after a kept line, takes the breaks before them
+    tail = last
+    while tail in drop and tail > 0:
+        tail -= 1
+    tail_start = tail + 1 if tail not in drop else None  # first line of that final run
+    for line in drop:
+        start = bounds[line]
+        end = bounds[line + 1] if line < last else len(text)
+        if tail_start is not None and line >= tail_start:
+            spans.append((start - 1, end - 1 if line < last else end))
+        else:
+            spans.append((start, end))
+    return spans

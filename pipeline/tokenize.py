@@ -1,0 +1,388 @@
+"""Tokenizer loading or training, tokenized Parquet shards and their manifest (the hand-off to training).
+
+A tokenizer is a Hugging Face tokenizer folder (`AutoTokenizer.from_pretrained(folder)` loads it, offline);
+its identity is the sha256 of its `tokenizer.json`. Encoding uses the fast `tokenizers.Tokenizer` behind it:
+no BOS, no special tokens added, EOS appended to every document. A literal "<|endoftext|>" inside a page is
+encoded as plain text, so no page can fake a document boundary.
+
+Shards (DESIGN section 4, `shards`): `train-00000-of-000NN.parquet`, zstd, columns input_ids / doc_id /
+num_tokens / source, the tokenizer in the file metadata; `manifest.json` beside them lists every shard with
+its rows, tokens, sha256 and bytes. Everything written is a pure function of its inputs (no timestamps), so
+the same corpus and tokenizer give byte-identical shards and manifest.
+
+Threads: `tokenizers` encodes a batch on a rayon pool as large as the machine (RAYON_NUM_THREADS caps it,
+TOKENIZERS_PARALLELISM=false turns it off); BPE training gives the same bytes whatever the thread count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+SCHEMA_VERSION = "1"
+MANIFEST = "manifest.json"
+EOS_TOKEN = "<|endoftext|>"
+BOS_TOKEN = "<|begin|>"
+_SHARD_NAME = re.compile(r"train-(\d{5,})-of-(\d{5,})\.parquet")
+_MANIFEST_KEYS = ("schema_version", "tokenizer", "shards", "totals")
+_HASH_CHUNK = 1 << 20
+
+
+class TokenizeError(ValueError):
+    """Bad tokenizer folder or bad shard input: one line, naming the path or the problem."""
+
+
+@dataclass(frozen=True)
+class TokenizerInfo:
+    path: str            # the Hugging Face tokenizer folder
+    name: str            # tokenizer_config.json's name_or_path, else the folder's name
+    sha256: str          # sha256 of the folder's tokenizer.json bytes: the tokenizer's identity
+    vocab_size: int      # every id is below it (largest id + 1, added tokens included)
+    bos_id: int | None
+    eos_id: int          # appended to every document
+    pad_id: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The path-free description kept in shard metadata and the manifest."""
+        return {"name": self.name, "sha256": self.sha256, "vocab_size": self.vocab_size,
+                "bos_id": self.bos_id, "eos_id": self.eos_id, "pad_id": self.pad_id}
+
+
+def _sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _offline_transformers() -> Any:
+    # Set before the first import: huggingface_hub reads it once. local_files_only below covers
+    # the case where someone imported transformers earlier without it.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    import transformers
+
+    transformers.logging.set_verbosity_error()  # "PyTorch was not found": we only need tokenizers
+    return transformers
+
+
+# ---- loading ----
+
+def load_tokenizer(path: str) -> tuple[Any, TokenizerInfo]:
+    """(fast `tokenizers.Tokenizer`, info) of a Hugging Face tokenizer folder, loaded offline through
+    AutoTokenizer. Cached per process by path and tokenizer.json's mtime/size, so a Spark worker loads
+    it once and a retrained folder is loaded again. The returned tokenizer has truncation and padding
+    off and encodes special-token strings in the text as plain text: share it, do not reconfigure it."""
+    tokenizer_json = Path(path, "tokenizer.json")
+    try:
+        stat = tokenizer_json.stat()
+    except OSError:
+        raise TokenizeError(f"{path}: no tokenizer.json") from None
+    tokenizer, info = _load(path, stat.st_mtime_ns, stat.st_size)
+    return tokenizer, info
+
+
+@lru_cache(maxsize=4)
+def _load(path: str, _mtime_ns: int, _size: int) -> tuple[Any, TokenizerInfo]:
+    transformers = _offline_transformers()
+    try:
+        auto = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
+    except Exception as exc:  # transformers raises many kinds; the caller wants one line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise TokenizeError(f"{path}: cannot load tokenizer: {first}") from exc
+    backend = getattr(auto, "backend_tokenizer", None)
+    if backend is None:
+        raise TokenizeError(f"{path}: not a fast (tokenizers) tokenizer")
+    if auto.eos_token_id is None:
+        raise TokenizeError(f"{path}: no EOS token")
+    backend.no_truncation()  # some tokenizer.json files carry a max length: documents stay whole
+    backend.no_padding()
+    backend.encode_special_tokens = True  # "<|endoftext|>" written in a page is text, not EOS
+    info = TokenizerInfo(
+        path=path, name=_tokenizer_name(path), sha256=_sha256_file(Path(path, "tokenizer.json")),
+        vocab_size=max(backend.get_vocab(with_added_tokens=True).values()) + 1,
+        bos_id=auto.bos_token_id, eos_id=auto.eos_token_id, pad_id=auto.pad_token_id)
+    return backend, info
+
+
+def _tokenizer_name(path: str) -> str:
+    try:
+        config = json.loads(Path(path, "tokenizer_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        config = {}
+    name = config.get("name_or_path") if isinstance(config, dict) else None
+    return name if isinstance(name, str) and name else Path(path).resolve().name
+
+
+# ---- training ----
+
+def train_bpe(texts: Iterable[str], out_dir: str, vocab_size: int = 8192,
+              min_frequency: int = 2) -> TokenizerInfo:
+    """Train a byte-level BPE (GPT-2 style: every byte is in the vocabulary, so any text encodes and
+    decodes back exactly) and save it as a Hugging Face tokenizer folder named "mathmine-bpe-<vocab>".
+    Ids 0 and 1 are <|endoftext|> (EOS and pad) and <|begin|> (BOS). The same texts give a
+    byte-identical folder: merges are ranked by count, ties by token ids, in any thread order."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+
+    if vocab_size < 256 + 2:
+        raise TokenizeError(f"vocab_size {vocab_size}: must hold the 256 bytes and 2 special tokens")
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    tokenizer.post_processor = processors.ByteLevel(trim_offsets=False)
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=min_frequency, show_progress=False,
+                                  special_tokens=[EOS_TOKEN, BOS_TOKEN],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tokenizer.train_from_iterator(texts, trainer)
+    name = f"mathmine-bpe-{vocab_size}"
+    transformers = _offline_transformers()
+    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token=BOS_TOKEN,
+                                                eos_token=EOS_TOKEN, pad_token=EOS_TOKEN)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".train-bpe-", dir=out) as tmp:
+        fast.save_pretrained(tmp)
+        _finish_config(Path(tmp, "tokenizer_config.json"), name)
+        for file in sorted(os.listdir(tmp)):  # each file appears whole
+            os.replace(Path(tmp, file), out / file)
+    return load_tokenizer(out_dir)[1]
+
+
+def _finish_config(path: Path, name: str) -> None:
+    """Record the name, and name the generic fast class, which transformers 4 and 5 both load
+    (5 writes its own class name, "TokenizersBackend", that 4 does not know)."""
+    config = json.loads(path.read_text(encoding="utf-8"))
+    config["name_or_path"] = name
+    config["tokenizer_class"] = "PreTrainedTokenizerFast"
+    path.write_text(json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+# ---- encoding ----
+
+def encode_batch(tokenizer: Any, texts: Sequence[str], eos_id: int) -> list[np.ndarray]:
+    """int32 ids of each text with EOS appended (no BOS, no other special tokens), one batched call."""
+    encode = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)  # _fast skips the offsets
+    out = []
+    for encoding in encode(list(texts), add_special_tokens=False):
+        ids = encoding.ids
+        arr = np.empty(len(ids) + 1, dtype=np.int32)
+        arr[:-1] = ids
+        arr[-1] = eos_id
+        out.append(arr)
+    return out
+
+
+# ---- shards ----
+
+def shard_schema() -> pa.Schema:
+    return pa.schema([("input_ids", pa.list_(pa.int32())), ("doc_id", pa.string()),
+                      ("num_tokens", pa.int32()), ("source", pa.string())])
+
+
+def shard_metadata(info: TokenizerInfo) -> dict[bytes, bytes]:
+    """Parquet file metadata: the tokenizer, path-free; ids as decimal text, b"" for none."""
+    meta = {"schema_version": SCHEMA_VERSION, "tokenizer_name": info.name,
+            "tokenizer_sha256": info.sha256, "vocab_size": info.vocab_size,
+            "bos_id": info.bos_id, "eos_id": info.eos_id, "pad_id": info.pad_id}
+    return {key.encode(): b"" if value is None else str(value).encode() for key, value in meta.items()}
+
+
+def parse_shard_metadata(meta: dict[bytes, bytes] | None) -> dict[str, Any]:
+    """The inverse of shard_metadata, from `pq.read_schema(path).metadata`: ints or None for the ids."""
+    meta = meta or {}
+    out: dict[str, Any] = {}
+    for key in ("schema_version", "tokenizer_name", "tokenizer_sha256"):
+        out[key] = meta.get(key.encode(), b"").decode()
+    for key in ("vocab_size", "bos_id", "eos_id", "pad_id"):
+        raw = meta.get(key.encode(), b"")
+        out[key] = int(raw) if raw else None
+    return out
+
+
+def shard_name(index: int, count: int) -> str:
+    if not 0 <= index < count:
+        raise TokenizeError(f"shard index {index} out of range for {count} shards")
+    return f"train-{index:05d}-of-{count:05d}.parquet"
+
+
+def assign_shards(num_tokens: Sequence[int], target_tokens: int) -> list[int]:
+    """Shard index of each document, in the order given: documents fill a shard until it holds at least
+    target_tokens, then the next one starts. A document is never split, so a shard overshoots by less
+    than its last document and only the last shard may be smaller than the target."""
+    if target_tokens <= 0:
+        raise TokenizeError(f"target_tokens {target_tokens}: must be positive")
+    counts = np.asarray(num_tokens, dtype=np.int64)
+    if counts.size and counts.min() < 0:
+        raise TokenizeError("num_tokens: negative count")
+    cumulative = np.cumsum(counts)
+    shards = np.empty(len(counts), dtype=np.int64)
+    start, index = 0, 0
+    while start < len(counts):  # one search per shard, not one Python step per document
+        base = cumulative[start - 1] if start else 0
+        end = int(np.searchsorted(cumulative, base + target_tokens, side="left"))  # reaches the target
+        end = min(max(end, start), len(counts) - 1)
+        shards[start:end + 1] = index
+        start, index = end + 1, index + 1
+    return shards.tolist()
+
+
+def _token_array(input_ids: Sequence[np.ndarray], info: TokenizerInfo) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets int32, values int32) of the list column, checked: non-empty, EOS last, ids in range."""
+    lengths = np.fromiter((len(ids) for ids in input_ids), dtype=np.int64, count=len(input_ids))
+    if lengths.size and lengths.min() == 0:
+        raise TokenizeError("input_ids: an empty document (every document ends with EOS)")
+    if lengths.sum() >= 2**31:
+        raise TokenizeError(f"input_ids: {lengths.sum()} tokens, over 2^31 in one shard")
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    if not lengths.size:
+        return offsets, np.empty(0, dtype=np.int32)
+    values = np.concatenate(input_ids).astype(np.int32, copy=False)
+    if values.min() < 0 or values.max() >= info.vocab_size:
+        raise TokenizeError(f"input_ids: ids outside [0, {info.vocab_size}) of tokenizer {info.name}")
+    if not np.all(values[offsets[1:] - 1] == info.eos_id):
+        raise TokenizeError(f"input_ids: a document does not end with EOS ({info.eos_id})")
+    return offsets, values
+
+
+def write_shard(path: str, doc_ids: Sequence[str], input_ids: Sequence[np.ndarray], sources: Sequence[str],
+                info: TokenizerInfo, row_group_rows: int = 1000) -> dict[str, Any]:
+    """Write one shard (local path) atomically, zstd; return its manifest entry
+    {"file", "rows", "tokens", "sha256", "bytes"}."""
+    if not len(doc_ids) == len(input_ids) == len(sources):
+        raise TokenizeError(f"{path}: {len(doc_ids)} doc_ids, {len(input_ids)} input_ids, "
+                            f"{len(sources)} sources")
+    offsets, values = _token_array(input_ids, info)
+    schema = shard_schema().with_metadata(shard_metadata(info))
+    table = pa.Table.from_arrays([pa.ListArray.from_arrays(pa.array(offsets), pa.array(values)),
+                                  pa.array(doc_ids, pa.string()), pa.array(np.diff(offsets), pa.int32()),
+                                  pa.array(sources, pa.string())], schema=schema)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    try:
+        # doc_id is unique per row and ids gain nothing from a dictionary (measured): only source gets
+        # one. zstd level 3 (pyarrow's default is 1): ~7% smaller shards, written once, read many times.
+        pq.write_table(table, tmp, compression="zstd", compression_level=3,
+                       row_group_size=max(1, row_group_rows), use_dictionary=["source"])
+        entry = {"file": target.name, "rows": table.num_rows, "tokens": int(offsets[-1]),
+                 "sha256": _sha256_file(tmp), "bytes": tmp.stat().st_size}
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return entry
+
+
+# ---- manifest ----
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_manifest(out_dir: str, shards: Sequence[dict[str, Any]], info: TokenizerInfo,
+                   extra: dict[str, Any]) -> str:
+    """Write out_dir/manifest.json atomically: schema_version, tokenizer, shards sorted by file, totals,
+    and the keys of `extra` (e.g. shuffle seed, target size) at the top level. Returns its path."""
+    clash = sorted(set(extra) & set(_MANIFEST_KEYS))
+    if clash:
+        raise TokenizeError(f"manifest extra: reserved keys {clash}")
+    entries = [{key: shard[key] for key in ("file", "rows", "tokens", "sha256", "bytes")}
+               for shard in sorted(shards, key=lambda s: s["file"])]
+    files = [entry["file"] for entry in entries]
+    if len(set(files)) != len(files):
+        raise TokenizeError("manifest: a shard file is listed twice")
+    manifest = {"schema_version": SCHEMA_VERSION, "tokenizer": info.as_dict(), "shards": entries,
+                "totals": {"shards": len(entries), "rows": sum(e["rows"] for e in entries),
+                           "tokens": sum(e["tokens"] for e in entries)},
+                **extra}
+    path = Path(out_dir, MANIFEST)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_text_atomic(path, json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    return str(path)
+
+
+def read_manifest(out_dir: str) -> dict[str, Any]:
+    path = Path(out_dir, MANIFEST)
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TokenizeError(f"{out_dir}: no {MANIFEST}") from None
+    except (OSError, ValueError) as exc:
+        raise TokenizeError(f"{path}: unreadable: {exc}") from None
+    missing = [key for key in _MANIFEST_KEYS if not isinstance(manifest, dict) or key not in manifest]
+    if missing:
+        raise TokenizeError(f"{path}: missing {', '.join(missing)}")
+    return manifest
+
+
+def _check_shard(path: Path, entry: dict[str, Any], tokenizer: dict[str, Any]) -> list[str]:
+    name = entry["file"]
+    if not path.exists():
+        return [f"{name}: missing"]
+    problems = []
+    size = path.stat().st_size
+    if size != entry["bytes"]:
+        problems.append(f"{name}: {size} bytes, manifest says {entry['bytes']}")
+    if _sha256_file(path) != entry["sha256"]:
+        problems.append(f"{name}: sha256 differs from the manifest")
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # a damaged file: pyarrow's error types vary
+        return [*problems, f"{name}: unreadable: {str(exc).splitlines()[0] if str(exc) else exc!r}"]
+    if not table.schema.equals(shard_schema()):
+        problems.append(f"{name}: schema differs from the shards schema")
+        return problems
+    meta = parse_shard_metadata(table.schema.metadata)
+    if meta["tokenizer_sha256"] != tokenizer.get("sha256"):
+        problems.append(f"{name}: tokenizer sha256 {meta['tokenizer_sha256'] or '(none)'} "
+                        "is not the manifest's")
+    if table.num_rows != entry["rows"]:
+        problems.append(f"{name}: {table.num_rows} rows, manifest says {entry['rows']}")
+    tokens = int(pc.sum(table["num_tokens"]).as_py() or 0)
+    if tokens != entry["tokens"]:
+        problems.append(f"{name}: {tokens} tokens, manifest says {entry['tokens']}")
+    lengths = pc.list_value_length(table["input_ids"]).cast(pa.int32())
+    if not lengths.equals(table["num_tokens"]):
+        problems.append(f"{name}: num_tokens differs from the length of input_ids")
+    return problems
+
+
+def verify_shards(out_dir: str) -> list[str]:
+    """Problems between manifest.json and the shard files (missing, extra or misnamed files, bytes, sha256,
+    tokenizer, rows, tokens, totals); an empty list means the folder is consistent."""
+    manifest = read_manifest(out_dir)
+    entries = manifest["shards"]
+    problems = []
+    count = len(entries)
+    expected = {shard_name(i, count) for i in range(count)}
+    listed = {entry["file"] for entry in entries}
+    problems += [f"{name}: not a shard name of a {count}-shard set" for name in sorted(listed - expected)]
+    problems += [f"{name}: in the folder, not in the manifest" for name in
+                 sorted(p.name for p in Path(out_dir).glob("*.parquet") if p.name not in listed)]
+    for entry in entries:
+        problems += _check_shard(Path(out_dir, entry["file"]), entry, manifest["tokenizer"])
+    totals = manifest["totals"]
+    for key in ("rows", "tokens"):
+        total = sum(entry[key] for entry in entries)
+        if totals.get(key) != total:
+            problems.append(f"{MANIFEST}: totals.{key} {totals.get(key)}, shards add up to {total}")
+    if totals.get("shards") != count:
+        problems.append(f"{MANIFEST}: totals.shards {totals.get('shards')}, {count} listed")
+    return problems
+
