@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: setup iterate report benchmarks test bench lint package clean
+.PHONY: setup iterate report benchmarks train-demo test bench lint package clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ report: $(STAMP)
 benchmarks: $(STAMP)
 	$(PY) -m jobs.benchmarks --root data/benchmarks $(ARGS)
 
+# The training stage on CPU in a few minutes: synthetic arithmetic -> shards -> CPT -> GRPO -> eval.
+train-demo: $(STAMP)
+	$(VENV)/bin/mathmine train demo --out work/train-demo $(ARGS)
+
 test: $(STAMP)
 	$(PY) -m pytest -q -ra tests $(ARGS)
 
@@ -36,6 +40,7 @@ bench: $(STAMP)
 	$(PY) -m tests.bench.classify $(ARGS)
 	$(PY) -m tests.bench.decontam $(ARGS)
 	$(PY) -m tests.bench.tokenize $(ARGS)
+	$(PY) -m tests.bench.grpo $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check pipeline jobs tests

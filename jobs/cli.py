@@ -63,6 +63,28 @@ def build_parser() -> argparse.ArgumentParser:
                                        "saved in OUT-tokenizer)")
     _common(p)
 
+    p = sub.add_parser("train", help="the bundled training stage: cpt, grpo, eval, demo")
+    tsub = p.add_subparsers(dest="train_command", metavar="cpt|grpo|eval|demo", required=True)
+    t = tsub.add_parser("cpt", help="continued pretraining on tokenized shards (resumes from checkpoints)")
+    t.add_argument("--shards", action="append", required=True, metavar="DIR[=WEIGHT]",
+                   help="a shard folder with manifest.json, and its mixture weight; repeat for a mixture")
+    t.add_argument("--tokenizer", required=True, help="the tokenizer folder the shards were made with")
+    t.add_argument("--out", required=True, help="checkpoints and final/ go here")
+    _common(t)
+    t = tsub.add_parser("grpo", help="GRPO on GSM8K/MATH-style problems with a verifier reward")
+    t.add_argument("--model", required=True, help="a local causal-LM folder (e.g. OUT/final of train cpt)")
+    t.add_argument("--problems", required=True, help="JSONL with question/answer or problem/solution")
+    t.add_argument("--out", required=True, help="the trained policy is saved here")
+    _common(t)
+    t = tsub.add_parser("eval", help="greedy accuracy, pass@k and maj@k from n samples per problem")
+    t.add_argument("--model", required=True)
+    t.add_argument("--problems", required=True)
+    t.add_argument("--json", action="store_true", help="print the result as JSON")
+    _common(t)
+    t = tsub.add_parser("demo", help="synthetic arithmetic -> shards -> CPT -> GRPO -> eval, on CPU")
+    t.add_argument("--out", default="work/train-demo", help="run folder of the demo")
+    _common(t)
+
     p = sub.add_parser("report", help="rebuild report.html / report.md of every finished iteration")
     p.add_argument("--work", help="run folder (default: work_dir from config)")
     _common(p)
@@ -160,6 +182,27 @@ def main(argv: list[str] | None = None) -> int:
             trained = args.out.rstrip("/") + "-tokenizer"
             stats = tokenize.run(args.corpus, args.out, settings, tokenizer_dir=trained)
             print(tokenize.summary_line(stats))
+            return 0
+        if args.command == "train":
+            from jobs import train
+
+            if args.train_command == "cpt":
+                result = train.cpt(settings, train.parse_corpora(args.shards), args.out, args.tokenizer)
+                tokens = f"{result['tokens']:,}"
+                print(f"train cpt: {result['step']} steps, {tokens} tokens -> {result['final_dir']}")
+            elif args.train_command == "grpo":
+                history = train.grpo(settings, args.model, args.problems, args.out)
+                rewards = [round(s["reward_mean"], 3) for s in history["steps"]]
+                print(f"train grpo: {len(rewards)} steps, mean reward {rewards[0]:.3f} -> {rewards[-1]:.3f}; "
+                      f"policy saved in {args.out}")
+            elif args.train_command == "eval":
+                result = train.evaluate(settings, args.model, args.problems)
+                if args.json:
+                    print(json.dumps(result, indent=2, sort_keys=True))
+                else:
+                    print(", ".join(f"{k} {v:.4f}" for k, v in result.items() if isinstance(v, float)))
+            else:
+                train.print_demo(train.demo(settings, args.out))
             return 0
         if args.command == "report":
             from jobs import iterate

@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from pipeline.train.settings import CPTConfig, DemoConfig, EvalConfig, GRPOConfig
 
 DEFAULT_CONF = Path(__file__).resolve().parent.parent / "conf" / "default.yaml"
 
@@ -175,6 +178,10 @@ class Settings:
     annotation: AnnotationSettings = field(default_factory=AnnotationSettings)
     decontaminate: DecontaminateSettings = field(default_factory=DecontaminateSettings)
     tokenize: TokenizeSettings = field(default_factory=TokenizeSettings)
+    cpt: CPTConfig = field(default_factory=CPTConfig)  # the training stage (pipeline/train/settings.py)
+    grpo: GRPOConfig = field(default_factory=GRPOConfig)
+    evaluate: EvalConfig = field(default_factory=EvalConfig)
+    demo: DemoConfig = field(default_factory=DemoConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -193,7 +200,11 @@ _CHOICES = {
     "ingest.parquet_compression": {"zstd", "snappy", "gzip", "none"},
     "dedup.hash": {"xxh32", "sha1"},
     "recall.rule": {"threshold", "top_pages", "top_tokens"},
+    "grpo.supervision": {"outcome", "process"},
 }
+
+
+_FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 def _type_name(tp: Any) -> str:
@@ -235,6 +246,8 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
         return value
     if tp is float and isinstance(value, (int, float)) and not is_bool:
         return float(value)
+    if tp is float and isinstance(value, str) and _FLOAT.fullmatch(value.strip()):
+        return float(value)  # YAML 1.1 reads 1e-4 (no dot) as a string
     if tp is str and isinstance(value, (str, int, float)) and not is_bool:
         return str(value)
     raise ConfigError(f"{key}: expected {_type_name(tp)}, got {type(value).__name__} {value!r}")

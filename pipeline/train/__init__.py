@@ -1,0 +1,1 @@
+"""Training stage: continued pretraining, GRPO and evaluation (DESIGN.md section 6)."""
