@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,18 @@ def write_stats(out_dir: str, stats: dict[str, Any], settings: Settings) -> str:
     storage.write_bytes_atomic(path, (json.dumps(stats, indent=2, sort_keys=False) + "\n").encode(),
                                settings.storage)
     return path
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """A local file that readers see whole or not at all (temp file + rename)."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def write_json_atomic(path: str | Path, data: dict[str, Any]) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
 class RunState:

@@ -14,14 +14,13 @@ hit, segments removed, characters removed, top contaminated domains.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import time
 from pathlib import Path
 from typing import Any
 
-from jobs.common import write_stats
+from jobs.common import write_json_atomic, write_stats, write_text_atomic
 from pipeline.config import ConfigError, Settings
 from pipeline.decontam import BenchmarkSpec, NgramIndex, load_benchmark_specs
 from pipeline.spark import SessionFactory, publish_dir, write_sorted_parquet
@@ -239,8 +238,8 @@ def run(
     stats["invariant_holds"] = stats["pages_in"] == stats["pages_out"] + counts.get("decontam_too_short", 0)
     os.makedirs(out_dir, exist_ok=True)
     write_stats(out_dir, stats, settings)
-    _write_text(os.path.join(out_dir, "report.json"), json.dumps(stats, indent=2, sort_keys=True) + "\n")
-    _write_text(os.path.join(out_dir, "report.md"), report_markdown(stats))
+    write_json_atomic(os.path.join(out_dir, "report.json"), stats)
+    write_text_atomic(os.path.join(out_dir, "report.md"), report_markdown(stats))
     return stats
 
 
@@ -288,12 +287,6 @@ def _benchmark_report(hits: Any, index: NgramIndex, specs: list[tuple[BenchmarkS
         }
     return out
 
-
-def _write_text(path: str, text: str) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 def _md(text: Any) -> str:

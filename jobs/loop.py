@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs import score as score_job
+from jobs.common import write_json_atomic
 from pipeline import storage
 from pipeline.annotation import Pattern, PatternMatcher, pattern_host
 from pipeline.classify import (
@@ -89,12 +90,6 @@ def tokens_column(settings: Settings) -> Any:
 def _write(df: Any, out_dir: str, settings: Settings, key: str = "id") -> None:
     publish_dir(write_sorted_parquet(df, out_dir, settings.classify.output_parts, key), out_dir)
 
-
-def _write_json(path: str, data: dict[str, Any]) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
 
 
 # ------------------------------------------------------------------------------------- seed
@@ -234,7 +229,7 @@ def step_train(session: Any, work: str, n: int, settings: Settings) -> dict[str,
     )
     os.replace(tmp_model, model_path)
     metrics.update({"iteration": n, "negatives_wanted": wanted, "fasttext": vars(fasttext_params(settings))})
-    _write_json(os.path.join(folder, "metrics.json"), metrics)
+    write_json_atomic(os.path.join(folder, "metrics.json"), metrics)
     summary = {k: v for k, v in metrics.items() if k not in ("histograms", "fasttext")}
     summary["train_seconds"] = round(time.monotonic() - started, 2)
     summary["model_bytes"] = os.path.getsize(model_path)

@@ -6,14 +6,13 @@ these functions read settings, load models and data, call it, and write results 
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+from jobs.common import write_json_atomic
 from pipeline.config import ConfigError, Settings
 
 log = logging.getLogger(__name__)
@@ -25,12 +24,6 @@ def _torch_threads(threads: int) -> None:
     if threads > 0:
         torch.set_num_threads(threads)
 
-
-def _write_json(path: str | Path, data: dict[str, Any]) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, path)
 
 
 def parse_corpora(specs: list[str]) -> list[tuple[str, float]]:
@@ -54,7 +47,7 @@ def cpt(
     from pipeline.train.cpt import train_cpt
 
     result = train_cpt(settings.cpt, corpora, out_dir, tokenizer_dir, resume=True, log=print)
-    _write_json(Path(out_dir) / "cpt_result.json", {k: v for k, v in result.items() if k != "history"})
+    write_json_atomic(Path(out_dir) / "cpt_result.json", {k: v for k, v in result.items() if k != "history"})
     return result
 
 
@@ -117,7 +110,7 @@ def grpo(settings: Settings, model_dir: str, problems_path: str, out_dir: str) -
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
-    _write_json(Path(out_dir) / "grpo_history.json", history)
+    write_json_atomic(Path(out_dir) / "grpo_history.json", history)
     return history
 
 
@@ -241,7 +234,7 @@ def demo(settings: Settings, out_dir: str) -> dict[str, Any]:
         },
         "seconds": round(time.monotonic() - started, 1),
     }
-    _write_json(out / "demo_result.json", summary)
+    write_json_atomic(out / "demo_result.json", summary)
     return summary
 
 

@@ -28,7 +28,6 @@ import io
 import json
 import os
 import platform
-import resource
 import sys
 import tempfile
 import time
@@ -39,14 +38,11 @@ from pathlib import Path
 
 import numpy as np
 
+from tests.bench.dedup import cpu_seconds  # one CPU-time harness for every bench
+
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("MATHMINE_DATA", ROOT.parent / "shared" / "data"))  # as tests/conftest.py
 SEED = 1234
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def machine_busy() -> tuple[int, int]:

@@ -19,11 +19,9 @@ both counts are printed.
 from __future__ import annotations
 
 import argparse
-import gc
 import re
 import resource
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from pipeline.decontam import (
@@ -33,6 +31,7 @@ from pipeline.decontam import (
     load_benchmark_specs,
     words,
 )
+from tests.bench.dedup import best_of  # one CPU-time harness for every bench
 from tests.pages import read_jsonl
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,27 +40,9 @@ CONF = ROOT / "conf" / "benchmarks.yaml"
 CALCULATOR = re.compile(r"<<[^<>\n]*=[^<>\n]*>>")  # GSM8K's annotations, stripped as mathmine does
 
 
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def rss_mb() -> float:
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * resource.getpagesize() / 1e6
-
-
-def best_of(repeat: int, work: Callable[[], object]) -> tuple[float, float, object]:
-    """(cpu_s, wall_s, result) of the run with the least CPU time."""
-    best = None
-    for _ in range(repeat):
-        gc.collect()
-        cpu0, wall0 = cpu_seconds(), time.perf_counter()
-        result = work()
-        run = (cpu_seconds() - cpu0, time.perf_counter() - wall0, result)
-        best = run if best is None or run[0] < best[0] else best
-    assert best is not None
-    return best
 
 
 def load_pages(megabytes: float) -> tuple[list[str], float]:

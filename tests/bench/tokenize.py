@@ -19,13 +19,11 @@ import argparse
 import gzip
 import json
 import os
-import resource
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from pipeline import tokenize as tk
+from tests.bench.dedup import best_of  # one CPU-time harness for every bench
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data"
@@ -41,22 +39,6 @@ def read_texts(path: Path) -> list[str]:
 def load_texts() -> list[str]:
     return (read_texts(DATA / "math_text" / "bookofproofs_markdown" / "bookofproofs_markdown.jsonl.gz")
             + read_texts(DATA / "general_text" / "web_article_clean_texts.jsonl"))
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def best_of(repeat: int, work: Callable[[], object]) -> tuple[float, float, object]:
-    """(cpu_s, wall_s, result) of the run with the least CPU time."""
-    best = None
-    for _ in range(repeat):
-        cpu0, wall0 = cpu_seconds(), time.perf_counter()
-        result = work()
-        run = (cpu_seconds() - cpu0, time.perf_counter() - wall0, result)
-        best = run if best is None or run[0] < best[0] else best
-    return best
 
 
 def batches(texts: list[str]) -> list[list[str]]:
