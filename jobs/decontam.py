@@ -100,11 +100,10 @@ def run(
 
     start = time.monotonic()
     d = settings.decontaminate
-    started = time.monotonic()
     index = build_index(specs, settings)
     data = index.to_bytes()
     digest = hashlib.sha256(data).hexdigest()[:16]
-    index_seconds = round(time.monotonic() - started, 2)
+    index_seconds = round(time.monotonic() - start, 2)
     own_factory = factory is None
     factory = factory or SessionFactory(settings)
     session = factory.get()

@@ -10,34 +10,23 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import shutil
-import tempfile
 import time
 from typing import Any
 
 from jobs.common import write_stats
 from pipeline.classify import load_model, score_texts
 from pipeline.config import Settings
-from pipeline.spark import SessionFactory, publish_dir, write_sorted_parquet
+from pipeline.spark import SessionFactory, publish_dir, ship_as, write_sorted_parquet
 
 log = logging.getLogger(__name__)
 
 
 def _ship(session: Any, model_path: str) -> str:
-    """addFile the model under a name unique to this file's path and version: Spark keys shipped
-    files by base name and refuses a second, different `model.bin` in the same session."""
+    """The model under a name unique to its path and version (a second model.bin in one session)."""
     info = os.stat(model_path)
     identity = f"{os.path.abspath(model_path)}:{info.st_size}:{info.st_mtime_ns}"
     digest = hashlib.sha1(identity.encode()).hexdigest()
-    name = f"{digest[:16]}-{os.path.basename(model_path)}"
-    folder = tempfile.mkdtemp(prefix="mathmine-model-")
-    link = os.path.join(folder, name)
-    try:
-        os.link(model_path, link)
-    except OSError:
-        shutil.copyfile(model_path, link)
-    session.sparkContext.addFile(link)
-    return name
+    return ship_as(session, model_path, f"{digest[:16]}-{os.path.basename(model_path)}")
 
 
 def run(pages_dir: str, dedup_dir: str, model_path: str, out_dir: str, settings: Settings,

@@ -15,13 +15,12 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
 import time
 from typing import Any
 
 from jobs.common import write_stats
 from pipeline.config import ConfigError, Settings
-from pipeline.spark import SessionFactory
+from pipeline.spark import SessionFactory, ship_as
 from pipeline.tokenize import (
     TokenizerInfo,
     encode_batch,
@@ -33,16 +32,6 @@ from pipeline.tokenize import (
 )
 
 log = logging.getLogger(__name__)
-
-
-def _ship_folder(session: Any, folder: str, sha: str) -> str:
-    """addFile a tokenizer folder under a name unique to its contents (Spark keys shipped files by
-    base name and refuses a different file under a name it has already seen)."""
-    name = f"tokenizer-{sha[:16]}"
-    staging = os.path.join(tempfile.mkdtemp(prefix="mathmine-tok-"), name)
-    shutil.copytree(folder, staging)
-    session.sparkContext.addFile(staging, recursive=True)
-    return name
 
 
 def prepare_tokenizer(session: Any, corpus: Any, out_dir: str, settings: Settings) -> TokenizerInfo:
@@ -98,7 +87,7 @@ def run(
         info = prepare_tokenizer(
             session, corpus, tokenizer_dir or os.path.join(out_dir + ".tokenizer"), settings
         )
-        shipped = _ship_folder(session, info.path, info.sha256)
+        shipped = ship_as(session, info.path, f"tokenizer-{info.sha256[:16]}")
         eos = info.eos_id
 
         def encode(batches: Any) -> Any:

@@ -173,6 +173,22 @@ def write_sorted_parquet(df: Any, out_dir: str, parts: int, key: str) -> str:
     return tmp
 
 
+def ship_as(session: Any, path: str, name: str) -> str:
+    """addFile a local file or folder under `name` (for SparkFiles.get). Spark keys shipped files by
+    base name and refuses a different file under a name it has seen, so callers pass a name unique
+    to the content (a second model.bin, a retrained tokenizer). Files are hard-linked when possible."""
+    staging = os.path.join(tempfile.mkdtemp(prefix="mathmine-ship-"), name)
+    if os.path.isdir(path):
+        shutil.copytree(path, staging)
+    else:
+        try:
+            os.link(path, staging)
+        except OSError:
+            shutil.copyfile(path, staging)
+    session.sparkContext.addFile(staging, recursive=os.path.isdir(path))
+    return name
+
+
 def publish_dir(tmp: str, out_dir: str) -> None:
     """Swap a finished temporary folder into place (a rerun replaces an older output whole)."""
     if tmp == out_dir:

@@ -16,24 +16,17 @@ writing and BPE training.
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import os
 import tempfile
 from pathlib import Path
 
 from pipeline import tokenize as tk
-from tests.bench.dedup import best_of  # one CPU-time harness for every bench
+from tests.bench.dedup import best_of, read_texts  # one CPU-time harness for every bench
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data"
 BATCH = 1000
 
-
-def read_texts(path: Path) -> list[str]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        return [json.loads(line)["text"] for line in fh]
 
 
 def load_texts() -> list[str]:
