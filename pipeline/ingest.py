@@ -69,6 +69,8 @@ class FileStats:
     dropped: Counter = field(default_factory=Counter)
     math_pages: int = 0
     markups: Counter = field(default_factory=Counter)
+    formulas: Counter = field(default_factory=Counter)  # formulas rewritten to TeX, per markup family
+    mathml_converted: int = 0  # of them, MathML without TeX that the converter wrote as TeX
     corrupt_regions: int = 0
     retries: int = 0  # remote reads retried (throttling, 5xx, dropped connections)
     failure: str = ""  # file-level reason when status == failed (missing_file, read_error)
@@ -91,6 +93,7 @@ class FileStats:
             "records_read": self.records_read, "html_responses": self.html_responses,
             "pages_kept": self.pages_kept, "dropped": dict(sorted(self.dropped.items())),
             "math_pages": self.math_pages, "markups": dict(sorted(self.markups.items())),
+            "formulas": dict(sorted(self.formulas.items())), "mathml_converted": self.mathml_converted,
             "corrupt_regions": self.corrupt_regions, "retries": self.retries, "failure": self.failure,
             "problems": self.problems, "seconds": round(self.seconds, 3),
         }
@@ -100,6 +103,7 @@ class FileStats:
         data = dict(data)
         data["dropped"] = Counter(data.get("dropped", {}))
         data["markups"] = Counter(data.get("markups", {}))
+        data["formulas"] = Counter(data.get("formulas", {}))  # absent in parts written before it
         return cls(**data)
 
 
@@ -232,6 +236,8 @@ def iter_pages(warc_path: str, settings: Settings, stats: FileStats,
         if extraction.math_markup:
             stats.math_pages += 1
             stats.markups.update(extraction.math_markup)
+        stats.formulas.update(extraction.formulas)
+        stats.mathml_converted += extraction.converted
         yield {
             "id": f"{name}:{item.offset}",
             "url": url,
@@ -314,16 +320,18 @@ def merge_stats(files: list[FileStats], settings: Settings) -> dict[str, Any]:
     """The `_stats.json` of an ingest run: totals, drop reasons, failed files, and the invariant."""
     dropped: Counter = Counter()
     markups: Counter = Counter()
+    formulas: Counter = Counter()
     failed: Counter = Counter()
     for f in files:
         dropped.update(f.dropped)
         markups.update(f.markups)
+        formulas.update(f.formulas)
         if f.status == "failed":
             failed[f.failure] += 1
     totals = {
         key: sum(getattr(f, key) for f in files)
         for key in ("records_read", "html_responses", "pages_kept", "math_pages", "corrupt_regions",
-                    "retries")
+                    "retries", "mathml_converted")
     }
     balanced = totals["records_read"] == totals["pages_kept"] + sum(dropped.values())
     return {
@@ -335,6 +343,7 @@ def merge_stats(files: list[FileStats], settings: Settings) -> dict[str, Any]:
         **totals,
         "dropped": {reason: dropped.get(reason, 0) for reason in DROP_REASONS},
         "markups": dict(sorted(markups.items())),
+        "formulas": dict(sorted(formulas.items())),
         "invariant": "records_read == pages_kept + sum(dropped)",
         "invariant_holds": balanced,
         "backend": settings.extract.backend,

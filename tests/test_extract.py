@@ -261,3 +261,161 @@ def test_utf16_page_keeps_its_math():
     body = page(MARKUP_PAGES["mathml"][0]).encode("utf-16")
     result = extract_text(body, ExtractSettings())
     assert "$E=mc^2$" in result.text and result.math_markup == ["mathml"]
+
+
+# ------------------------------------------------------------------ math on real pages (issue 13)
+
+
+def _record(folder: str, url_part: str):
+    for url, response in _responses(data_path("warc_repackaged", folder, f"{folder}.warc.gz")):
+        if url_part in url:
+            return url, response
+    raise AssertionError(f"no page {url_part} in {folder}")
+
+
+def _delimited(tex: str) -> str:
+    return "$" + re.sub(r"\s+", "", tex) + "$"
+
+
+def _tex_copies(text: str, tex: str) -> int:
+    """How often the formula was written as `$tex$` / `$$tex$$` into the text."""
+    return re.sub(r"\s+", "", text).count(_delimited(tex))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(("folder", "url_part"), [
+    ("math_markup_variety", "wiki/Hermitian_matrix"),
+    ("trafilatura_eval", "wiki/T-distributed_stochastic_neighbor_embedding"),
+])
+def test_wikipedia_hidden_mathml_each_formula_once(folder, url_part, backend):
+    """MediaWiki hides the MathML (x-tex annotation) in a display:none span next to a fallback <img>
+    whose alt is the same TeX: every formula comes through visible, and only once."""
+    url, response = _record(folder, url_part)
+    root = lxml.html.document_fromstring(response.body)
+    formulas = [m.get("alttext") for m in root.iter("math")]
+    assert len(formulas) > 30 and all(formulas)
+    result = extract_text(response.body, ExtractSettings(backend=backend), url, response.charset)
+    wanted = Counter(formulas)
+    copies = {tex: _tex_copies(result.text, tex) for tex in wanted}
+    lost = [tex for tex, n in copies.items() if n == 0]
+    doubled = [tex for tex, n in copies.items() if n > wanted[tex]]
+    assert not lost, lost[:5]
+    assert not doubled, doubled[:5]
+    assert result.formulas.get("mathml") == len(formulas)
+    assert "mathml" in result.math_markup
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_mathjax3_page_without_tex_source(backend):
+    """MathJax 3 output: glyphs in mjx-math, the formula only as assistive MathML. Every formula of
+    the page (written down by hand) is converted, the glyph soup is not kept."""
+    from tests.bench.formulas import HAND_TEX, normalise
+
+    url, response = _record("math_markup_variety", "test-pages/mathjax/")
+    result = extract_text(response.body, ExtractSettings(backend=backend), url, response.charset)
+    text = normalise(result.text)
+    hand = HAND_TEX[url]
+    missing = [tex for tex in hand if normalise(tex) not in text]
+    assert not missing, missing
+    assert result.formulas == {"mathjax3": len(hand)} and result.converted == len(hand)
+    assert "mathjax3" in result.math_markup
+    assert "a x 2 + b x + c" not in " ".join(result.text.split())  # the flattened MathML text
+    assert "$ax^{2}+bx+c=0$" in result.text
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_stack_exchange_mathjax2_scripts_once(backend):
+    """MathJax 2 on Stack Exchange: each script's TeX comes through, MathJax's MathML copy does not."""
+    url, response = _record("magic_html_benchmark", "puzzling.stackexchange.com")
+    root = lxml.html.document_fromstring(response.body)
+    scripts = [s.text for s in root.iter("script") if (s.get("type") or "").startswith("math/tex") and s.text]
+    result = extract_text(response.body, ExtractSettings(backend=backend), url, response.charset)
+    assert result.formulas.get("mathjax") == len(scripts) > 10
+    if backend == "resiliparse":  # trafilatura drops some answers as boilerplate
+        squashed = re.sub(r"\s+", "", result.text)
+        assert all(re.sub(r"\s+", "", s) in squashed for s in scripts)
+
+
+FIXTURE_PAGES = {
+    # A page's own lowercase `mathjax` wrapper around the source is not MathJax's rendered output.
+    "lowercase_mathjax_wrapper": (
+        '<p>We have <span class="mathjax"><script type="math/tex">x^2+y^2=1</script></span> on the circle and '
+        '<span class="MathJax_Preview">x2</span><span class="MathJax">glyph</span>'
+        '<script type="math/tex">\\theta</script> too.</p>',
+        ["$x^2+y^2=1$", "$\\theta$"], ["glyph"], {"mathjax": 2},
+    ),
+    # Wikipedia-style hidden MathML without the mwe-math-element wrapper, image fallback after it.
+    "hidden_mathml_fallback_img": (
+        '<p>So <span style="display: none;"><math alttext="a^2"><msup><mi>a</mi><mn>2</mn></msup></math></span>'
+        '<img class="mwe-math-fallback-image-inline" aria-hidden="true" src="/render/a2.svg" alt="a^2"> grows'
+        ' and <span hidden><math><annotation encoding="application/x-tex">b_1</annotation></math></span>'
+        '<noscript><img src="/render/b1.svg" alt="b_1"></noscript> too.</p>',
+        ["$a^2$", "$b_1$"], [], {"mathml": 2},
+    ),
+    # A lazy-load placeholder with the real address in data-src and the same image in <noscript>.
+    "lazy_latex_img_with_noscript": (
+        '<p>Then <img class="lazyload" src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" '
+        'data-src="https://latex.codecogs.com/png.latex?\\sqrt{2}" alt="\\sqrt{2}">'
+        '<noscript><img src="https://latex.codecogs.com/png.latex?\\sqrt{2}" alt="\\sqrt{2}"></noscript>'
+        ' is irrational, and <noscript><img src="https://s0.wp.com/latex.php?latex=e%5Ex" alt="e^x"></noscript>'
+        ' is its own derivative.</p>',
+        ["$\\sqrt{2}$", "$e^x$"], [], {"latex_img": 2},
+    ),
+    "katex_without_annotation": (
+        '<p>Then <span class="katex"><span class="katex-mathml"><math><mfrac><mi>a</mi><mi>b</mi></mfrac></math>'
+        '</span><span class="katex-html" aria-hidden="true"><span class="mord">ab</span></span></span> is a ratio.</p>',
+        ["$\\frac{a}{b}$"], ["ab is"], {"katex": 1},
+    ),
+    "data_tex_attributes": (
+        '<p>Note <span class="math" data-tex="\\alpha+\\beta">α+β</span> and '
+        '<span data-latex="\\gamma">γ</span> and <span class="eq" data-formula="E=mc^2">E=mc2</span>.</p>',
+        ["$\\alpha+\\beta$", "$\\gamma$", "$E=mc^2$"], ["α+β", "E=mc2"], {"data_tex": 3},
+    ),
+    "bbcode": (
+        "<p>Posted: the sum is [tex]\\sum_{k=1}^n k &lt; n^2[/tex] for n &gt; 1, and [MATH]x_0[/MATH] is "
+        "the start, see [latex]\\pi[/latex].</p>",
+        ["$\\sum_{k=1}^n k < n^2$", "$x_0$", "$\\pi$"], ["[tex]", "[/MATH]"], {"bbcode": 3},
+    ),
+}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind", sorted(FIXTURE_PAGES))
+def test_hidden_fallback_and_new_markup_families(kind, backend):
+    body, wanted, unwanted, formulas = FIXTURE_PAGES[kind]
+    result = extract_text(page(body).encode(), ExtractSettings(backend=backend))
+    squashed = re.sub(r"\s+", "", result.text)
+    for tex in wanted:
+        assert squashed.count(re.sub(r"\s+", "", tex)) == 1, f"{tex!r} not once ({backend}):\n{result.text}"
+    for junk in unwanted:
+        assert junk not in result.text, f"{junk!r} kept by {backend}:\n{result.text}"
+    assert {k: v for k, v in result.formulas.items() if k != "asciimath"} == formulas
+    assert set(formulas) <= set(result.math_markup)
+
+
+def test_asciimath_kept_verbatim_only_where_a_renderer_loads():
+    body = ("<p>The identity `sum_(i=1)^n i = (n(n+1))/2` holds, and "
+            '<script type="math/asciimath">x^2</script> is a square.</p>')
+    with_renderer = page(body).replace("<head>", '<head><script src="/js/ASCIIMathML.js"></script>')
+    result = extract_text(with_renderer.encode(), ExtractSettings())
+    assert "`sum_(i=1)^n i = (n(n+1))/2`" in result.text and "`x^2`" in result.text
+    assert result.formulas == {"asciimath": 2} and "asciimath" in result.math_markup
+    # Backticks alone are not math: on a page without a renderer they are code or quotes.
+    plain = extract_text(page(body.split("and <script")[0] + "</p>").encode(), ExtractSettings())
+    assert "asciimath" not in plain.math_markup and "sum_(i=1)" in plain.text
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_lowercase_mathjax_class_is_not_rendered_output(backend):
+    """arXiv's abstract page wraps title and abstract in `class="title mathjax"`: the `.MathJax`
+    selector for MathJax's rendered output used to match it (lexbor matches class selectors
+    case-insensitively) and deleted the title and abstract with their formulas."""
+    url, response = _record("magic_html_benchmark", "arxiv.org/abs/")
+    root = lxml.html.document_fromstring(response.body)
+    assert root.cssselect(".title.mathjax")  # the page still has the trap
+    scripts = [s.text for s in root.iter("script") if (s.get("type") or "").startswith("math/tex") and s.text]
+    result = extract_text(response.body, ExtractSettings(backend=backend), url, response.charset)
+    assert len(scripts) == 7 and result.formulas.get("mathjax") == len(scripts)
+    squashed = re.sub(r"\s+", "", result.text)
+    for tex in set(scripts):
+        assert squashed.count(_delimited(tex)) == scripts.count(tex), tex

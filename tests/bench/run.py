@@ -3,9 +3,10 @@
 Prints pages per CPU-second (= pages/s/core) for: raw WARC iteration (the ceiling: fastwarc and
 warcio), our ingest (read + extract) with each backend, and datatrove's WarcReader + Trafilatura
 (in its own venv, tests/bench/datatrove); then the ratio of ours to datatrove, the share of
-bookofproofs formulas each backend keeps, and Spark local[1] vs local[2] on the ingest job.
+bookofproofs formulas each backend keeps, formulas per markup family on every real math page
+(tests/bench/formulas.py, also runnable alone), and Spark local[1] vs local[2] on the ingest job.
 
-    python -m tests.bench.run [--repeat N] [--skip-spark] [--skip-datatrove]
+    python -m tests.bench.run [--repeat N] [--skip-spark] [--skip-datatrove] [--skip-formulas]
 """
 
 from __future__ import annotations
@@ -143,6 +144,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--skip-spark", action="store_true")
     parser.add_argument("--skip-datatrove", action="store_true")
+    parser.add_argument("--skip-formulas", action="store_true")
     args, _ = parser.parse_known_args()  # `make bench ARGS=...` passes the dedup bench's options too
     warcs = sorted(DATA.glob("*/*.warc.gz"))
     if not warcs:
@@ -178,6 +180,11 @@ def main() -> None:
     for backend, keep in texts.items():
         kept, total = formula_retention(keep)
         print(f"  {backend:12} {kept}/{total} = {kept / total:.4f}")
+    if not args.skip_formulas:
+        from tests.bench import formulas
+
+        print("\nformulas per markup family (markup vs extracted text; python -m tests.bench.formulas):")
+        print(formulas.table(formulas.measure()))
     if not args.skip_spark:
         times = spark_speedup(warcs)
         print(f"\nSpark ingest job, {len(warcs)} WARCs (one task each), wall incl. JVM start: "
