@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: setup iterate report benchmarks train-demo test bench lint package clean
+.PHONY: setup iterate report benchmarks train-demo test bench eval-loop lint package clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ bench: $(STAMP)
 	$(PY) -m tests.bench.decontam $(ARGS)
 	$(PY) -m tests.bench.tokenize $(ARGS)
 	$(PY) -m tests.bench.grpo $(ARGS)
+
+# The classifier loop on a labelled crawl of real pages with a simulated annotator (not a test: minutes).
+eval-loop: $(STAMP)
+	$(PY) -m tests.bench.loop_eval $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check pipeline jobs tests

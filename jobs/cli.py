@@ -90,10 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
 
     p = sub.add_parser("annotations", help="the annotators' URL-pattern files (annotation/README.md)")
-    asub = p.add_subparsers(dest="annotations_command", metavar="lint", required=True)
+    asub = p.add_subparsers(dest="annotations_command", metavar="lint|preview", required=True)
     p = asub.add_parser("lint", help="check URL-pattern files; exit 1 with file:line: reason on any bad line")
     p.add_argument("path", nargs="?", default=None,
                    help="a .tsv file or a folder of them (default annotation/url_patterns)")
+    _common(p)
+    p = asub.add_parser("preview", help="per pattern line: pages matched, recalled, excluded, added")
+    p.add_argument("--work", help="run folder (default: work_dir from config)")
+    p.add_argument("path", nargs="?", default=None,
+                   help="a .tsv file or a folder of them (default: the files the loop reads)")
     _common(p)
     return parser
 
@@ -130,6 +135,17 @@ def main(argv: list[str] | None = None) -> int:
             stats = dedup.run(args.pages, args.out, settings)
             print(dedup.summary_line(stats))
             return 0 if stats["invariant_holds"] else 1
+        if args.command == "annotations" and args.annotations_command == "preview":
+            from jobs import iterate
+
+            try:
+                iterate.print_preview(*iterate.preview_patterns(settings, args.work, args.path))
+            except iterate.AnnotationError as exc:
+                for line in exc.lines:
+                    print(line)
+                print(f"mathmine: {exc}", file=sys.stderr)
+                return 1
+            return 0
         if args.command == "annotations":
             from pipeline.annotation import DEFAULT_PATTERNS_DIR, lint_report
 

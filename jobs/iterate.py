@@ -28,9 +28,10 @@ from jobs import ingest as ingest_job
 from jobs import loop
 from jobs import tokenize as tokenize_job
 from jobs.common import RunState
-from pipeline.annotation import DEFAULT_PATTERNS_DIR, Pattern, load_patterns, patterns_digest
+from pipeline.annotation import DEFAULT_PATTERNS_DIR, Pattern, load_patterns, pattern_files, patterns_digest
 from pipeline.config import ConfigError, Settings
 from pipeline.decontam import BenchmarkSpec
+from pipeline.loop import convergence, same_training
 from pipeline.spark import SessionFactory
 
 log = logging.getLogger(__name__)
@@ -95,15 +96,44 @@ def annotation_dir(settings: Settings) -> Path:
     return path
 
 
-def checked_patterns(settings: Settings) -> tuple[list[Pattern], str, Path]:
-    """The annotators' patterns, their digest and folder; AnnotationError when lint fails."""
+def checked_patterns(settings: Settings, sample_dir: Path | None = None) -> tuple[list[Pattern], str, Path]:
+    """The annotators' patterns, their digest and folder; AnnotationError when lint fails. With the
+    bundled sample (and `annotation.sample_patterns`), the sample's demo annotator file is read
+    too, so the demo loops while the checkout's folder stays the user's."""
     folder = annotation_dir(settings) / "url_patterns"
-    if not folder.exists():
-        return [], patterns_digest(folder), folder
-    patterns, errors = load_patterns(folder)
+    folders = [folder]
+    if sample_dir is not None and settings.annotation.sample_patterns:
+        folders.append(sample_dir / "annotation" / "url_patterns")
+    patterns: list[Pattern] = []
+    errors: list[str] = []
+    digests = []
+    for where in folders:
+        if not where.exists():
+            continue
+        found, bad = load_patterns(where)
+        errors += [f"{where / e.file}:{e.line}: {e.reason}" for e in bad]
+        clash = {p.file for p in found} & {p.file for p in patterns}
+        if clash:
+            errors.append(
+                f"{where}: pattern file name(s) {', '.join(sorted(clash))} also in {folder}: rename one"
+            )
+        patterns += found
+        digests.append(patterns_digest(where))
     if errors:
-        raise AnnotationError([f"{folder / e.file}:{e.line}: {e.reason}" for e in errors])
-    return patterns, patterns_digest(folder), folder
+        raise AnnotationError(errors)
+    return patterns, _hash(digests) if digests else patterns_digest(folder), folder
+
+
+def pattern_folders(settings: Settings, sample_dir: Path | None) -> dict[str, Path]:
+    """Pattern file name -> the folder it was read from (to show `file:line` as a real path)."""
+    out: dict[str, Path] = {}
+    folders = [annotation_dir(settings) / "url_patterns"]
+    if sample_dir is not None and settings.annotation.sample_patterns:
+        folders.append(sample_dir / "annotation" / "url_patterns")
+    for folder in folders:
+        for file in pattern_files(folder):
+            out.setdefault(file.name, folder)
+    return out
 
 
 def _hash(*parts: Any) -> str:
@@ -165,7 +195,9 @@ def run(
     stop_after: str | None = None,
 ) -> dict[str, Any]:
     work = Path(work_dir or settings.work_dir).resolve()
-    patterns, digest, patterns_folder = checked_patterns(settings)  # refuse to start on bad annotations
+    sample_dir = None if settings.input else work / "sample"
+    # refuse to start on bad annotations (the sample's demo file is checked once it exists)
+    patterns, digest, patterns_folder = checked_patterns(settings)
     work.mkdir(parents=True, exist_ok=True)
     state = RunState(str(work))
     steps = Steps(state, force, stop_after)
@@ -173,7 +205,6 @@ def run(
         "work_dir": str(work),
         "steps": {},
         "iterations": [],
-        "patterns": len(patterns),
         "patterns_folder": str(patterns_folder),
     }
     started = time.monotonic()
@@ -182,11 +213,9 @@ def run(
         raise ConfigError(f"classify.max_iterations / --iterations: must be at least 1, got {max_iterations}")
 
     input_spec = settings.input
-    sample_dir = None
-    if not input_spec:
+    if sample_dir is not None:
         from pipeline.sample import build_sample
 
-        sample_dir = work / "sample"
         fingerprint = settings.fingerprint("sample")
         if force or not state.done("sample", fingerprint) or not (sample_dir / "warc").exists():
             log.info("building the bundled sample crawl in %s", sample_dir)
@@ -194,7 +223,17 @@ def run(
             state.finish("sample", fingerprint, {k: v for k, v in sample.items() if k != "warc_files"})
         input_spec = str(sample_dir / "warc" / "*.warc.gz")
         summary["steps"]["sample"] = state.data["steps"]["sample"]["summary"]
+        patterns, digest, patterns_folder = checked_patterns(settings, sample_dir)
+    summary["patterns"] = len(patterns)
+    shown = pattern_folders(settings, sample_dir)
+    summary["pattern_folders"] = sorted({str(f) for f in shown.values()}) or [str(patterns_folder)]
     seed_spec = _seed_spec(settings, sample_dir)
+    negatives_spec = settings.classify.negatives_corpus or (
+        str(sample_dir / "negatives" / "negatives.jsonl") if sample_dir is not None else ""
+    )
+    labels = _in_checkout(settings.classify.labels) or (
+        str(sample_dir / "labels.jsonl") if sample_dir is not None else ""
+    )
     # Benchmarks are checked before any work: a bad benchmarks.yaml stops the run here.
     sample_bench = [SAMPLE_BENCHMARK] if sample_dir is not None else []
     benchmarks, missing = decontam_job.benchmark_specs(
@@ -240,6 +279,7 @@ def run(
         upstream = fingerprint
         patterns_fp = recall_fp = ""
         last = 0
+        summary["converged"] = ""
         for n in range(1, max_iterations + 1):
             name = f"iter-{n:02d}"
             folder = loop.iter_dir(w, n)
@@ -265,13 +305,19 @@ def run(
                 f"{name}/train",
                 [
                     seed_fp,
+                    patterns_fp if n > 1 else "",
                     vars(loop.fasttext_params(settings)),
                     c.negatives_ratio,
                     c.negatives_seed,
+                    c.min_example_passes,
+                    c.max_epoch,
+                    negatives_spec,
+                    _files_identity(negatives_spec) if negatives_spec else [],
+                    c.negatives_corpus_share if negatives_spec else None,
                     c.histogram_bins,
                 ],
                 os.path.join(folder, "model.bin"),
-                lambda n=n: loop.step_train(session, w, n, settings),
+                lambda n=n: loop.step_train(session, w, n, settings, negatives_spec),
             )
             score_fp = steps.run(
                 f"{name}/score",
@@ -281,42 +327,48 @@ def run(
             )
             recall_fp = steps.run(
                 f"{name}/recall",
-                [score_fp, vars(settings.recall), recall_fp],
+                [
+                    score_fp,
+                    vars(settings.recall),
+                    recall_fp,
+                    labels,
+                    _files_identity(labels) if labels else [],
+                ],
                 os.path.join(folder, "recalled"),
-                lambda n=n: loop.step_recall(session, w, n, settings),
+                lambda n=n: loop.step_recall(session, w, n, settings, labels),
             )
             patterns_fp = steps.run(
                 f"{name}/patterns",
                 [recall_fp, seed_fp, digest],
                 os.path.join(folder, "matches"),
-                lambda n=n: loop.step_patterns(session, w, n, settings, patterns),
+                lambda n=n: loop.step_patterns(session, w, n, settings, patterns, shown),
             )
             domains_fp = steps.run(
                 f"{name}/domains",
                 [patterns_fp, vars(settings.domains), queue_dir],
                 os.path.join(folder, "domains"),
-                lambda n=n: loop.step_domains(session, w, n, settings, patterns, queue_dir),
+                lambda n=n: loop.step_domains(session, w, n, settings, queue_dir),
+            )
+            last = n
+            overlap = steps.summary(f"{name}/recall")["overlap"]
+            added = steps.summary(f"{name}/patterns")
+            reason = convergence(
+                n,
+                overlap,
+                c.convergence,
+                max_iterations,
+                same_training(added["additions"], added["math_matched_negatives"]),
             )
             steps.run(
                 f"{name}/report",
-                [domains_fp],
+                [domains_fp, reason or ""],
                 os.path.join(folder, "report.html"),
-                lambda n=n: write_iteration_report(session, w, n, settings, state),
+                lambda n=n, reason=reason: write_iteration_report(session, w, n, settings, state, reason),
             )
-            last = n
             summary["iterations"].append(_iteration_line(steps, n))
-            overlap = steps.summary(f"{name}/recall")["overlap"]
-            if overlap is not None and overlap >= c.convergence:
-                summary["converged"] = (
-                    f"iteration {n} recalled {overlap:.1%} of what iteration {n - 1} did "
-                    f"(>= {c.convergence:.0%})"
-                )
+            if reason:
+                summary["converged"] = reason
                 break
-        else:
-            summary["converged"] = (
-                f"stopped after {max_iterations} iteration(s) without converging "
-                f"(classify.convergence {c.convergence:.0%})"
-            )
         select_fp = steps.run(
             "select",
             [patterns_fp, last],
@@ -361,6 +413,8 @@ def run(
 
 
 def _iteration_line(steps: Steps, n: int) -> str:
+    """What one iteration did, in a few lines a person reads: the seed, the model's health, what
+    it recalled (against the labels when known), what the patterns add, the overlap."""
     name = f"iter-{n:02d}"
     seed, train = steps.summary(f"{name}/seed"), steps.summary(f"{name}/train")
     recall, patterns = steps.summary(f"{name}/recall"), steps.summary(f"{name}/patterns")
@@ -368,17 +422,39 @@ def _iteration_line(steps: Steps, n: int) -> str:
     overlap = "-" if recall["overlap"] is None else f"{recall['overlap']:.1%}"
     sources = ", ".join(f"{v} {k}" for k, v in seed["by_source"].items())
     negatives = train["train_negatives"] + train["heldout_negatives"]
-    return (
-        f"{name}: seed {seed['docs']} ({sources}), negatives {negatives}; "
-        f"held-out P {train.get('precision', 'n/a')} R {train.get('recall', 'n/a')} "
-        f"AUC {train.get('auc', 'n/a')}; recalled {recall['pages']} of {recall['scored_pages']} pages "
-        f"(~{recall['tokens']:,} tokens); flagged {domains['flagged']} of {domains['domains']} domains, "
-        f"{domains['queued_domains']} queued; patterns add {patterns['additions']}; overlap {overlap}"
+    spread = recall["spread"]
+    held = f"{train['heldout_positives']}+{train['heldout_negatives']} held out"
+    known = recall.get("labels")
+    against = (
+        f"; against the labels: precision {_pct(known['precision'])}, recall {_pct(known['recall'])} "
+        f"({known['recalled_math']} of {known['math_pages']} math pages)"
+        if known
+        else ""
     )
+    lines = [
+        f"{name}: seed {seed['docs']} ({sources}); negatives {negatives} "
+        f"({train.get('negatives_from_corpus', 0)} from the negatives corpus, "
+        f"{train.get('negatives_from_crawl', negatives)} crawl pages); "
+        f"{train.get('epochs', '?')} epochs over {train.get('train_examples', 0):,} examples",
+        f"    held-out AUC {train.get('auc', 'n/a')} (P {train.get('precision', 'n/a')} "
+        f"R {train.get('recall', 'n/a')} at 0.5, {held}); crawl scores p10 {spread['p10']:.3f} "
+        f"p50 {spread['p50']:.3f} p90 {spread['p90']:.3f}, {spread['distinct']} distinct",
+        f"    recalled {recall['pages']} of {recall['scored_pages']} pages (~{recall['tokens']:,} tokens, "
+        f"{recall['rule']} {recall['value']}){against}",
+        f"    flagged {domains['flagged']} of {domains['domains']} domains, {domains['queued_domains']} "
+        f"in the queue; patterns matched {patterns['matched_math']} math pages and add "
+        f"{patterns['additions']} to the next seed; overlap with the last iteration {overlap}",
+    ]
+    lines += [f"    warning: {w}" for w in recall.get("warnings", []) + patterns.get("warnings", [])]
+    return "\n".join(lines)
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
 
 
 def write_iteration_report(
-    session: Any, work: str, n: int, settings: Settings, state: RunState
+    session: Any, work: str, n: int, settings: Settings, state: RunState, stopped: str | None = None
 ) -> dict[str, Any]:
     """Gather what the iteration's steps recorded and write report.html and report.md."""
     from pyspark.sql import functions as F
@@ -396,7 +472,7 @@ def write_iteration_report(
     seed_ids = session.read.parquet(os.path.join(folder, "seed")).select("id")
     added = (
         matches.filter((F.col("label") == "math") & ~F.col("recalled"))
-        .join(seed_ids, "id", "left_anti")
+        .join(seed_ids, "id", "left_anti")  # the rows joins_next_seed keeps, for examples
         .orderBy("id")
         .limit(10)
         .collect()
@@ -410,7 +486,16 @@ def write_iteration_report(
     convergence = []
     for i in range(1, n + 1):
         r = state.data["steps"][f"iter-{i:02d}/recall"]["summary"]
-        convergence.append({"iteration": i, "recalled": r["pages"], "overlap": r["overlap"]})
+        known = r.get("labels") or {}
+        convergence.append(
+            {
+                "iteration": i,
+                "recalled": r["pages"],
+                "overlap": r["overlap"],
+                "precision": known.get("precision"),
+                "recall": known.get("recall"),
+            }
+        )
     kept = state.data["steps"].get("dedup", {}).get("summary", {})
     ingest = state.data["steps"].get("ingest", {}).get("summary", {})
     report = IterationReport(
@@ -446,10 +531,13 @@ def write_iteration_report(
             {"step": "matched by math patterns", "pages": patterns["matched_math"], "tokens": None},
             {"step": "added to the next seed by patterns", "pages": patterns["additions"], "tokens": None},
         ],
+        warnings=recall.get("warnings", []) + patterns.get("warnings", []),
+        per_pattern=patterns.get("per_pattern", []),
+        stopped=stopped or "",
         bins=settings.classify.histogram_bins,
     )
     html_path, md_path = write_report(report, folder)
-    return {"html": str(html_path), "markdown": str(md_path)}
+    return {"html": str(html_path), "markdown": str(md_path), "stopped": stopped or ""}
 
 
 def rebuild_reports(settings: Settings, work_dir: str | None = None) -> list[str]:
@@ -465,10 +553,57 @@ def rebuild_reports(settings: Settings, work_dir: str | None = None) -> list[str
         session = factory.get()
         for name in done:
             n = int(name.split("-")[1])
-            written.append(write_iteration_report(session, str(work), n, settings, state)["html"])
+            stopped = state.data["steps"].get(f"{name}/report", {}).get("summary", {}).get("stopped")
+            written.append(write_iteration_report(session, str(work), n, settings, state, stopped)["html"])
     finally:
         factory.stop()
     return written
+
+
+def preview_patterns(
+    settings: Settings, work_dir: str | None = None, path: str | None = None
+) -> tuple[int, list[dict[str, Any]], list[str]]:
+    """`mathmine annotations preview`: what each pattern line (of PATH, else the loop's own
+    pattern files) does on the latest finished iteration of a run: (iteration, rows, warnings).
+    The same tally the loop's patterns step records (`pipeline.loop.tally_patterns`)."""
+    work = Path(work_dir or settings.work_dir).resolve()
+    state = RunState(str(work))
+    done = sorted(int(k.split("/")[0][5:]) for k in state.data["steps"] if k.endswith("/recall"))
+    done = [n for n in done if os.path.exists(os.path.join(loop.iter_dir(str(work), n), "recalled"))]
+    if not done:
+        raise ConfigError(f"{work}: no iteration has recalled pages yet (run `mathmine iterate` first)")
+    n = done[-1]
+    if path:
+        patterns, errors = load_patterns(path)
+        folder = Path(path) if Path(path).is_dir() else Path(path).parent
+        if errors:
+            raise AnnotationError([f"{folder / e.file}:{e.line}: {e.reason}" for e in errors])
+        shown = {p.file: folder for p in patterns}
+    else:
+        sample_dir = work / "sample" if not settings.input and (work / "sample").exists() else None
+        patterns, _, _ = checked_patterns(settings, sample_dir)
+        shown = pattern_folders(settings, sample_dir)
+    factory = SessionFactory(settings)
+    try:
+        session = factory.get()
+        pages = loop.page_flags(session, str(work), n)
+        rows, warnings = loop.pattern_effects(session, pages, patterns, shown)
+    finally:
+        factory.stop()
+    return n, rows, warnings
+
+
+def print_preview(n: int, rows: list[dict[str, Any]], warnings: list[str]) -> None:
+    print(f"URL patterns on iteration {n}: pages matched, recalled by the classifier, excluded, added to the "
+          "next seed")
+    if not rows:
+        print("  no URL pattern")
+    width = max((len(r["where"]) for r in rows), default=0)
+    for r in rows:
+        counts = "  ".join(f"{key} {r[key]:>6}" for key in ("matched", "recalled", "excluded", "added"))
+        print(f"  {r['where']:<{width}}  {r['label']:<7}  {counts}  {r['pattern']}")
+    for warning in warnings:
+        print(f"warning: {warning}")
 
 
 def print_summary(summary: dict[str, Any]) -> None:
@@ -485,10 +620,10 @@ def print_summary(summary: dict[str, Any]) -> None:
         )
     print(f"  {summary['steps']['ingest']}")
     print(f"  {summary['steps']['dedup']}")
-    print(f"  annotations: {summary['patterns']} URL pattern(s) from {summary['patterns_folder']}")
+    print(f"  annotations: {summary['patterns']} URL pattern(s) from {', '.join(summary['pattern_folders'])}")
     for line in summary["iterations"]:
         print(f"  {line}")
-    print(f"  {summary['converged']}")
+    print(f"  loop: {summary['converged']}")
     c = summary["select"]
     print(
         f"  selected: {c['pages']} pages (~{c['tokens_estimated']:,} tokens): {c['by_score']} by score, "

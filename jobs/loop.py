@@ -5,7 +5,7 @@ records them in state.json. Every step reads tables and writes its own folder un
 `WORK/iter-NN/` (temp folder + rename), so a killed run resumes at the first unfinished step:
 
   seed      iter-NN/seed        id, text, source (initial | pattern:<file>:<line>)
-  train     iter-NN/negatives   id (the sampled negatives); model.bin; metrics.json
+  train     iter-NN/negatives   id, origin (corpus | crawl); model.bin; metrics.json
   score     iter-NN/scores      id, score                    (jobs/score.py)
   recall    iter-NN/recalled    id, score, tokens            (+ crawl histogram, overlap)
   patterns  iter-NN/matches     id, source, label, recalled  (pages matched by URL patterns)
@@ -24,19 +24,16 @@ import math
 import os
 import shutil
 import time
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from jobs import score as score_job
 from jobs.common import write_json_atomic
 from pipeline import storage
-from pipeline.annotation import Pattern, PatternMatcher, pattern_host
-from pipeline.classify import (
-    SEED_SUFFIXES,
-    FastTextParams,
-    iter_seed_file,
-    train_examples,
-)
+from pipeline.annotation import Pattern, PatternMatcher
+from pipeline.classify import SEED_SUFFIXES, FastTextParams, iter_seed_file, train_examples
 from pipeline.config import ConfigError, Settings
 from pipeline.domains import (
     DomainStats,
@@ -46,8 +43,27 @@ from pipeline.domains import (
     spark_combiners,
     write_queue_tsv,
 )
-from pipeline.ingest import split_url
-from pipeline.spark import SessionFactory, publish_dir, write_sorted_parquet
+from pipeline.loop import (
+    RecallRule,
+    ScoreSpread,
+    fasttext_epochs,
+    joins_next_seed,
+    label_metrics,
+    merge_tallies,
+    negative_counts,
+    overlap_share,
+    pattern_table,
+    score_warnings,
+    selection,
+    tally_patterns,
+)
+from pipeline.spark import (
+    SessionFactory,
+    publish_dir,
+    ranked_with_totals,
+    seeded_sample,
+    write_sorted_parquet,
+)
 
 log = logging.getLogger(__name__)
 
@@ -91,19 +107,18 @@ def _write(df: Any, out_dir: str, settings: Settings, key: str = "id") -> None:
     publish_dir(write_sorted_parquet(df, out_dir, settings.classify.output_parts, key), out_dir)
 
 
-
 # ------------------------------------------------------------------------------------- seed
 
 
-def seed_files(spec: str) -> list[str]:
-    """Files of a seed corpus spec: a file, a folder (its seed files, recursively) or a glob."""
+def seed_files(spec: str, key: str = "classify.seed_corpus") -> list[str]:
+    """Files of a corpus spec: a file, a folder (its seed files, recursively) or a glob."""
     out: list[str] = []
     for item in (s.strip() for s in spec.split(",")):
         if not item:
             continue
         if storage.scheme_of(item) != "file":
             if item.endswith("/") and storage.scheme_of(item) == "s3":
-                raise ConfigError(f"classify.seed_corpus: list the files of {item} (prefixes are not read)")
+                raise ConfigError(f"{key}: list the files of {item} (prefixes are not read)")
             out.append(item)
             continue
         if os.path.isdir(item):
@@ -115,64 +130,77 @@ def seed_files(spec: str) -> list[str]:
         else:
             found = glob.glob(item, recursive=True)
         if not found:
-            raise ConfigError(f"classify.seed_corpus: no seed file matches {item}")
+            raise ConfigError(f"{key}: no seed file matches {item}")
         out.extend(os.path.abspath(p) for p in sorted(found))
     return sorted(set(out))
 
 
+def read_corpus(
+    session: Any, spec: str, settings: Settings, key: str, id_prefix: str = "seed:"
+) -> tuple[Any, dict]:
+    """(DataFrame of id, text; summary) of a text corpus (the seed or the negatives): every bad
+    line is counted and the first ones listed as `file:line: reason`; one row per id (identical
+    texts share a hash id; the smallest text wins a clash of given ids)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    files = seed_files(spec, key)
+    store = settings.storage
+    field = settings.classify.seed_text_field
+
+    def read(path: str) -> Any:
+        for item in iter_seed_file(path, field, lambda p: storage.open_at(p, store)):
+            yield ("", "", item) if isinstance(item, str) else (item[0], item[1], "")
+
+    schema = T.StructType([T.StructField(name, T.StringType()) for name in ("id", "text", "problem")])
+    rows = session.createDataFrame(
+        session.sparkContext.parallelize(files, max(1, len(files))).flatMap(read), schema
+    ).localCheckpoint()
+    problems = rows.filter(F.col("problem") != "").select("problem")
+    bad = problems.count()
+    docs = rows.filter(F.col("problem") == "").select("id", "text")
+    read_rows = docs.count()
+    docs = docs.groupBy("id").agg(F.min("text").alias("text"))
+    if id_prefix != "seed:":  # seed_id names every corpus row seed:...; negatives get their own ids
+        docs = docs.withColumn("id", F.concat(F.lit(id_prefix), F.expr("substring(id, 6)")))
+    summary = {
+        "files": len(files),
+        "rows_read": read_rows,
+        "bad_rows": bad,
+        "problems": [r["problem"] for r in problems.limit(MAX_PROBLEMS).collect()],
+    }
+    if bad:
+        log.warning("%s: %d bad row(s), first: %s", key, bad, summary["problems"][0])
+    return docs, summary
+
+
 def step_seed(session: Any, work: str, n: int, settings: Settings, seed_spec: str) -> dict[str, Any]:
     """Iteration 1: the initial seed corpus. Later: the previous seed plus the pages the previous
-    iteration's math patterns matched and its classifier did not recall."""
+    iteration's math patterns matched and its classifier did not recall (`joins_next_seed`)."""
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
     out = os.path.join(iter_dir(work, n), "seed")
     summary: dict[str, Any] = {}
     if n == 1:
-        files = seed_files(seed_spec)
-        store = settings.storage
-        field = settings.classify.seed_text_field
-
-        def read(path: str) -> Any:
-            for item in iter_seed_file(path, field, lambda p: storage.open_at(p, store)):
-                yield ("", "", item) if isinstance(item, str) else (item[0], item[1], "")
-
-        schema = T.StructType([T.StructField(name, T.StringType()) for name in ("id", "text", "problem")])
-        rows = session.createDataFrame(
-            session.sparkContext.parallelize(files, max(1, len(files))).flatMap(read), schema
-        ).localCheckpoint()
-        problems = rows.filter(F.col("problem") != "").select("problem")
-        bad = problems.count()
-        docs = rows.filter(F.col("problem") == "").select("id", "text")
-        read_rows = docs.count()
-        # One row per id (identical texts share a hash id); the smallest text wins a clash.
-        docs = docs.groupBy("id").agg(F.min("text").alias("text"))
+        docs, summary = read_corpus(session, seed_spec, settings, "classify.seed_corpus")
         if settings.classify.max_seed_docs:  # a seeded subset that depends on the ids alone
-            docs = (
-                docs.withColumn("_key", F.xxhash64(F.lit(settings.classify.negatives_seed), "id"))
-                .orderBy("_key", "id")
-                .limit(settings.classify.max_seed_docs)
-                .drop("_key")
-            )
+            docs = seeded_sample(docs, settings.classify.max_seed_docs, settings.classify.negatives_seed)
         seed = docs.withColumn("source", F.lit("initial"))
-        summary.update(
-            {
-                "files": len(files),
-                "rows_read": read_rows,
-                "bad_rows": bad,
-                "problems": [r["problem"] for r in problems.limit(MAX_PROBLEMS).collect()],
-            }
-        )
-        if bad:
-            log.warning("seed corpus: %d bad row(s), first: %s", bad, summary["problems"][0])
     else:
         prev = iter_dir(work, n - 1)
         previous = session.read.parquet(os.path.join(prev, "seed"))
-        added = (
+        matches = (
             session.read.parquet(os.path.join(prev, "matches"))
-            .filter((F.col("label") == "math") & ~F.col("recalled"))
-            .select("id", "source")
-            .join(previous.select("id"), "id", "left_anti")
+            .join(previous.select("id", F.lit(True).alias("in_seed")), "id", "left")
+            .fillna(False, ["in_seed"])
+        )
+        schema = T.StructType([T.StructField("id", T.StringType()), T.StructField("source", T.StringType())])
+        added = session.createDataFrame(
+            matches.rdd.filter(lambda r: joins_next_seed(r["label"], r["recalled"], r["in_seed"])).map(
+                lambda r: (r["id"], r["source"])
+            ),
+            schema,
         )
         added = added.join(kept_pages(session, work).select("id", "text"), "id").select(
             "id", "text", "source"
@@ -190,45 +218,78 @@ def step_seed(session: Any, work: str, n: int, settings: Settings, seed_spec: st
 # ------------------------------------------------------------------------------------ train
 
 
-def step_train(session: Any, work: str, n: int, settings: Settings) -> dict[str, Any]:
-    """Sample negatives, train fastText on seed vs negatives, write model.bin and metrics.json."""
+def math_matched_ids(session: Any, folder: str) -> Any:
     from pyspark.sql import functions as F
 
+    return session.read.parquet(os.path.join(folder, "matches")).filter(F.col("label") == "math").select("id")
+
+
+def step_train(
+    session: Any, work: str, n: int, settings: Settings, negatives_spec: str = ""
+) -> dict[str, Any]:
+    """Sample negatives (a negatives corpus and/or random crawl pages), train fastText on seed vs
+    negatives with enough passes for the seed's size, write model.bin and metrics.json."""
+    from pyspark.sql import functions as F
+
+    c = settings.classify
+    if not 0.0 <= c.negatives_corpus_share <= 1.0:
+        raise ConfigError(f"classify.negatives_corpus_share: between 0 and 1, got {c.negatives_corpus_share}")
     folder = iter_dir(work, n)
     seed = session.read.parquet(os.path.join(folder, "seed")).select("id", "text")
     positives = seed.count()
-    wanted = round(positives * settings.classify.negatives_ratio)
+    corpus, corpus_docs, corpus_summary = None, 0, {}
+    if negatives_spec:
+        corpus, corpus_summary = read_corpus(
+            session, negatives_spec, settings, "classify.negatives_corpus", id_prefix="negative:"
+        )
+        corpus = corpus.localCheckpoint()
+        corpus_docs = corpus.count()
+    from_corpus, from_crawl = negative_counts(
+        positives, c.negatives_ratio, corpus_docs, c.negatives_corpus_share
+    )
     candidates = kept_pages(session, work).select("id", "text").join(seed.select("id"), "id", "left_anti")
     if n > 1:  # pages the annotators' math patterns matched are not random negatives
-        math_pages = (
-            session.read.parquet(os.path.join(iter_dir(work, n - 1), "matches"))
-            .filter(F.col("label") == "math")
-            .select("id")
-        )
-        candidates = candidates.join(math_pages, "id", "left_anti")
-    # A seeded random sample that depends on the ids alone, not on partitioning.
-    key = F.xxhash64(F.lit(settings.classify.negatives_seed), F.col("id"))
-    negatives = (
-        candidates.withColumn("_key", key).orderBy("_key", "id").limit(wanted).drop("_key").localCheckpoint()
-    )
-    _write(negatives.select("id"), os.path.join(folder, "negatives"), settings)
+        candidates = candidates.join(math_matched_ids(session, iter_dir(work, n - 1)), "id", "left_anti")
+    negatives = seeded_sample(candidates, from_crawl, c.negatives_seed).withColumn("origin", F.lit("crawl"))
+    if corpus is not None and from_corpus:
+        chosen = seeded_sample(corpus, from_corpus, c.negatives_seed).withColumn("origin", F.lit("corpus"))
+        negatives = chosen.unionByName(negatives)
+    negatives = negatives.localCheckpoint()
+    _write(negatives.select("id", "origin"), os.path.join(folder, "negatives"), settings)
 
     examples = (
         seed.select(F.lit(True).alias("is_math"), "id", "text")
         .unionByName(negatives.select(F.lit(False).alias("is_math"), "id", "text"))
         .orderBy(F.col("is_math").desc(), "id")
-    )
+    ).localCheckpoint()
+    count = examples.count()
+    params = fasttext_params(settings)
+    # held-out examples are not trained on: the passes are counted over the training share
+    trained = round(count * (1 - c.holdout))
+    params = replace(params, epoch=fasttext_epochs(trained, c.epoch, c.min_example_passes, c.max_epoch))
     model_path = os.path.join(folder, "model.bin")
     tmp_model = os.path.join(folder, ".model.bin.inflight")
     started = time.monotonic()
     metrics = train_examples(
         ((r["is_math"], r["id"], r["text"]) for r in examples.toLocalIterator()),
-        fasttext_params(settings),
+        params,
         tmp_model,
         settings.classify.histogram_bins,
     )
     os.replace(tmp_model, model_path)
-    metrics.update({"iteration": n, "negatives_wanted": wanted, "fasttext": vars(fasttext_params(settings))})
+    metrics.update(
+        {
+            "iteration": n,
+            "negatives_wanted": from_corpus + from_crawl,
+            "negatives_from_corpus": from_corpus,
+            "negatives_from_crawl": from_crawl,
+            "train_examples": trained,
+            "epochs": params.epoch,
+            "fasttext": vars(params),
+        }
+    )
+    if corpus_summary:
+        metrics["negatives_corpus"] = corpus_summary
     write_json_atomic(os.path.join(folder, "metrics.json"), metrics)
     summary = {k: v for k, v in metrics.items() if k not in ("histograms", "fasttext")}
     summary["train_seconds"] = round(time.monotonic() - started, 2)
@@ -254,73 +315,39 @@ def step_score(
 # ----------------------------------------------------------------------------------- recall
 
 
-def rank_pages(session: Any, scored: Any) -> Any:
-    """(id, score, tokens, rank, tokens_before): the global order by score desc, id asc, with the
-    running token total, computed per range partition plus partition offsets (no single-partition
-    window), so it scales with the crawl."""
+def recall_rule(settings: Settings) -> RecallRule:
+    r = settings.recall
+    return RecallRule(r.rule, r.threshold, r.top_pages, r.top_tokens)
+
+
+def step_recall(session: Any, work: str, n: int, settings: Settings, labels: str = "") -> dict[str, Any]:
+    """Apply the recall rule to the scores; write `recalled`; measure the scores' spread, the
+    overlap with the last iteration and, with labels, precision and recall."""
+    from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
-    ordered = (
-        scored.select("id", "score", "tokens").orderBy(scored["score"].desc(), scored["id"]).localCheckpoint()
+    folder = iter_dir(work, n)
+    rule = recall_rule(settings)
+    scores = session.read.parquet(os.path.join(folder, "scores"))
+    scored = (
+        scores.join(kept_pages(session, work).select("id", "url", "text_chars"), "id")
+        .withColumn("tokens", tokens_column(settings))
+        .localCheckpoint()
     )
-    totals = dict(ordered.rdd.mapPartitionsWithIndex(lambda i, rows: [(i, _sum_rows(rows))]).collect())
-    offsets, pages, tokens = {}, 0, 0
-    for index in sorted(totals):
-        offsets[index] = (pages, tokens)
-        pages += totals[index][0]
-        tokens += totals[index][1]
-
-    def number(index: int, rows: Any) -> Any:
-        rank, before = offsets[index]
-        for row in rows:
-            rank += 1
-            yield (row["id"], row["score"], row["tokens"], rank, before)
-            before += row["tokens"]
-
     schema = T.StructType(
         [
             T.StructField("id", T.StringType()),
             T.StructField("score", T.FloatType()),
             T.StructField("tokens", T.LongType()),
-            T.StructField("rank", T.LongType()),
-            T.StructField("tokens_before", T.LongType()),
         ]
     )
-    return session.createDataFrame(ordered.rdd.mapPartitionsWithIndex(number), schema)
-
-
-def _sum_rows(rows: Any) -> tuple[int, int]:
-    count = tokens = 0
-    for row in rows:
-        count += 1
-        tokens += row["tokens"]
-    return count, tokens
-
-
-def step_recall(session: Any, work: str, n: int, settings: Settings) -> dict[str, Any]:
-    """Apply the recall rule to the scores; write `recalled`; measure overlap with the last one."""
-    from pyspark.sql import functions as F
-
-    folder = iter_dir(work, n)
-    rule = settings.recall
-    scores = session.read.parquet(os.path.join(folder, "scores"))
-    scored = (
-        scores.join(kept_pages(session, work).select("id", "text_chars"), "id")
-        .withColumn("tokens", tokens_column(settings))
-        .localCheckpoint()
-    )
-    if rule.rule == "threshold":
-        value: float | int = rule.threshold
-        recalled = scored.filter(F.col("score") >= rule.threshold)
+    if rule.needs_rank:
+        ranked = ranked_with_totals(scored, session)
+        kept = ranked.rdd.filter(lambda r: rule.recalls(r["score"], r["rank"], r["tokens_before"]))
     else:
-        ranked = rank_pages(session, scored)
-        if rule.rule == "top_pages":
-            value = rule.top_pages
-            recalled = ranked.filter(F.col("rank") <= rule.top_pages)
-        else:  # top_tokens: in rank order until the total reaches N (the last page may pass it)
-            value = rule.top_tokens
-            recalled = ranked.filter(F.col("tokens_before") < rule.top_tokens)
-    recalled = recalled.select("id", "score", "tokens").localCheckpoint()
+        kept = scored.rdd.filter(lambda r: rule.recalls(r["score"]))
+    recalled = session.createDataFrame(kept.map(lambda r: (r["id"], r["score"], r["tokens"])), schema)
+    recalled = recalled.localCheckpoint()
     _write(recalled, os.path.join(folder, "recalled"), settings)
 
     bins = settings.classify.histogram_bins
@@ -330,73 +357,172 @@ def step_recall(session: Any, work: str, n: int, settings: Settings) -> dict[str
         .count()
         .collect()
     )
-    totals = scored.agg(F.count("*").alias("pages"), F.sum("tokens").alias("tokens")).collect()[0]
+    totals = scored.agg(
+        F.count("*").alias("pages"),
+        F.sum("tokens").alias("tokens"),
+        F.countDistinct(F.round("score", 4)).alias("distinct"),
+        F.min("score").alias("lo"),
+        F.max("score").alias("hi"),
+    ).collect()[0]
+    quantiles = scored.approxQuantile("score", [0.1, 0.5, 0.9], 0.0) if totals["pages"] else [0.0] * 3
+    spread = ScoreSpread(
+        int(totals["pages"]),
+        int(totals["distinct"]),
+        *(round(q, 6) for q in quantiles),
+        round(float(totals["lo"] or 0.0), 6),
+        round(float(totals["hi"] or 0.0), 6),
+    )
     got = recalled.agg(
         F.count("*").alias("pages"), F.sum("tokens").alias("tokens"), F.min("score").alias("min_score")
     ).collect()[0]
+    metrics = read_json(os.path.join(folder, "metrics.json"))
     summary: dict[str, Any] = {
         "rule": rule.rule,
-        "value": value,
+        "value": rule.value,
         "pages": int(got["pages"]),
         "tokens": int(got["tokens"] or 0),
         "min_score": None if got["min_score"] is None else round(float(got["min_score"]), 6),
         "scored_pages": int(totals["pages"]),
         "scored_tokens": int(totals["tokens"] or 0),
         "crawl_histogram": [int(crawl.get(i, 0)) for i in range(bins)],
+        "spread": spread.as_dict(),
+        "warnings": score_warnings(spread, metrics),
         "overlap": None,
         "previous": None,
+        "labels": None,
     }
+    for warning in summary["warnings"]:
+        log.warning("iteration %d: %s", n, warning)
     if n > 1:
         before = session.read.parquet(os.path.join(iter_dir(work, n - 1), "recalled")).select("id")
         both = recalled.select("id").join(before, "id").count()
         summary["previous"] = before.count()
-        # The paper's stopping rule: the share of this iteration's recalled pages that the previous
-        # one recalled too (1.0 when both recall nothing).
-        summary["overlap"] = round(both / summary["pages"], 6) if summary["pages"] else 1.0
+        summary["overlap"] = round(overlap_share(both, summary["pages"]), 6)
+    if labels:
+        truth = read_labels(session, labels)
+        marked = (
+            scored.select("id", "url")
+            .join(truth, "url", "left")
+            .join(recalled.select("id", F.lit(True).alias("recalled")), "id", "left")
+            .fillna(False, ["recalled"])
+        )
+        counts = marked.agg(
+            F.sum(F.col("recalled").cast("int")).alias("recalled"),
+            F.sum((F.col("recalled") & F.col("is_math").isNotNull()).cast("int")).alias("labelled"),
+            F.sum((F.col("recalled") & F.col("is_math")).cast("int")).alias("hits"),
+            F.sum(F.col("is_math").cast("int")).alias("math"),
+        ).collect()[0]
+        summary["labels"] = label_metrics(
+            *(int(counts[k] or 0) for k in ("recalled", "labelled", "hits", "math"))
+        )
     return summary
+
+
+def read_labels(session: Any, path: str) -> Any:
+    """(url, is_math) of a labels JSONL file (one label per URL: the first wins a clash)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    schema = T.StructType([T.StructField("url", T.StringType()), T.StructField("is_math", T.BooleanType())])
+    rows = session.read.schema(schema).json(path).filter(F.col("url").isNotNull())
+    return rows.groupBy("url").agg(F.first("is_math").alias("is_math"))
 
 
 # --------------------------------------------------------------------------------- patterns
 
 
+def page_flags(session: Any, work: str, n: int) -> Any:
+    """Deduplicated pages with host, path and whether iteration n recalled them and seeded them."""
+    from pyspark.sql import functions as F
+
+    folder = iter_dir(work, n)
+    recalled = session.read.parquet(os.path.join(folder, "recalled")).select(
+        "id", F.lit(True).alias("recalled")
+    )
+    seed = session.read.parquet(os.path.join(folder, "seed")).select("id", F.lit(True).alias("in_seed"))
+    return (
+        kept_pages(session, work)
+        .select("id", "url", "host", "path")
+        .join(recalled, "id", "left")
+        .join(seed, "id", "left")
+        .fillna(False, ["recalled", "in_seed"])
+    )
+
+
+def pattern_effects(
+    session: Any, pages: Any, patterns: list[Pattern], shown: Mapping[str, Path] | None = None
+) -> tuple[list, list]:
+    """(per-pattern rows, warnings) of `pipeline.loop.pattern_table` over pages with host, path,
+    recalled and in_seed: one tally per Spark partition, merged on the driver."""
+    if not patterns:
+        return [], []
+    matcher = session.sparkContext.broadcast(PatternMatcher(patterns))
+
+    def tally(rows: Any) -> Any:
+        yield tally_patterns(
+            matcher.value, ((r["host"], r["path"], r["recalled"], r["in_seed"]) for r in rows)
+        )
+
+    merged = merge_tallies(
+        pages.select("host", "path", "recalled", "in_seed").rdd.mapPartitions(tally).collect()
+    )
+    return pattern_table(patterns, merged, _shown_path(shown))
+
+
+def _shown_path(shown: Mapping[str, Path] | None) -> Any:
+    """How a pattern's file is named in warnings: the path the user can open."""
+    if not shown:
+        return None
+    return lambda p: str(shown[p.file] / p.file) if p.file in shown else p.file
+
+
 def step_patterns(
-    session: Any, work: str, n: int, settings: Settings, patterns: list[Pattern]
+    session: Any,
+    work: str,
+    n: int,
+    settings: Settings,
+    patterns: list[Pattern],
+    shown: Mapping[str, Path] | None = None,
 ) -> dict[str, Any]:
-    """Match every deduplicated page against the annotators' URL patterns (in Spark)."""
+    """Match every deduplicated page against the annotators' URL patterns (in Spark); tally what
+    each pattern line does."""
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
-    folder = iter_dir(work, n)
+    out_folder = iter_dir(work, n)
     matcher = session.sparkContext.broadcast(PatternMatcher(patterns))
 
     def match(rows: Any) -> Any:
         m = matcher.value
         for row in rows:
-            host, path = row["host"] or "", row["path"] or "/"
-            if m.excluded(host, path):
-                yield (row["id"], "exclude", "exclude")
-                continue
-            pattern = m.match_host_path(host, path)
-            if pattern is not None:
-                yield (row["id"], pattern.source, "math")
+            found = m.label(row["host"] or "", row["path"] or "/")
+            if found is not None:
+                yield (row["id"], *found)
 
     schema = T.StructType([T.StructField(name, T.StringType()) for name in ("id", "source", "label")])
-    pages = kept_pages(session, work).select("id", "host", "path")
+    pages = page_flags(session, work, n).localCheckpoint()
     matched = (
-        session.createDataFrame(pages.rdd.mapPartitions(match), schema)
+        session.createDataFrame(pages.select("id", "host", "path").rdd.mapPartitions(match), schema)
         if len(patterns)
         else session.createDataFrame([], schema)
     )
-    recalled = session.read.parquet(os.path.join(folder, "recalled")).select(
-        "id", F.lit(True).alias("recalled")
-    )
-    matched = matched.join(recalled, "id", "left").fillna(False, ["recalled"]).localCheckpoint()
-    _write(matched, os.path.join(folder, "matches"), settings)
+    matched = matched.join(pages.select("id", "recalled", "in_seed"), "id").localCheckpoint()
+    _write(matched.select("id", "source", "label", "recalled"), os.path.join(out_folder, "matches"), settings)
 
-    seed = session.read.parquet(os.path.join(folder, "seed")).select("id")
+    table, warnings = pattern_effects(session, pages, patterns, shown)
+    for warning in warnings:
+        log.warning("%s", warning)
     math = matched.filter(F.col("label") == "math")
-    additions = math.filter(~F.col("recalled")).join(seed, "id", "left_anti")
+    # counted by Spark, not on the driver: the additions may be millions of pages
+    additions = session.createDataFrame(
+        matched.rdd.filter(lambda r: joins_next_seed(r["label"], r["recalled"], r["in_seed"])).map(
+            lambda r: (r["source"],)
+        ),
+        "source string",
+    )
     by_source = {r["source"]: int(r["count"]) for r in additions.groupBy("source").count().collect()}
+    by_source = dict(sorted(by_source.items()))
+    negatives = session.read.parquet(os.path.join(out_folder, "negatives")).select("id")
     return {
         "patterns": len(patterns),
         "math_patterns": sum(p.label == "math" for p in patterns),
@@ -405,15 +531,15 @@ def step_patterns(
         "excluded": matched.filter(F.col("label") == "exclude").count(),
         "additions": sum(by_source.values()),
         "additions_by_source": dict(sorted(by_source.items())),
+        # sampled as negatives this time although a math pattern matches them: the next
+        # iteration leaves them out, so it trains on other data even with no additions
+        "math_matched_negatives": math.select("id").join(negatives, "id").count(),
+        "per_pattern": table,
+        "warnings": warnings,
     }
 
 
 # ---------------------------------------------------------------------------------- domains
-
-
-def annotated_domains(patterns: list[Pattern]) -> set[str]:
-    """Registered domains that annotators already wrote patterns for (left out of the queue)."""
-    return {split_url(f"http://{pattern_host(p)}/")[1] for p in patterns if pattern_host(p)}
 
 
 def domain_stats(session: Any, work: str, n: int, settings: Settings) -> Any:
@@ -421,18 +547,22 @@ def domain_stats(session: Any, work: str, n: int, settings: Settings) -> Any:
     from pyspark.sql import functions as F
 
     d = settings.domains
-    scores = session.read.parquet(os.path.join(iter_dir(work, n), "scores"))
-    recalled = session.read.parquet(os.path.join(iter_dir(work, n), "recalled")).select(
+    folder = iter_dir(work, n)
+    scores = session.read.parquet(os.path.join(folder, "scores"))
+    recalled = session.read.parquet(os.path.join(folder, "recalled")).select(
         "id", F.lit(True).alias("recalled")
     )
+    matched = session.read.parquet(os.path.join(folder, "matches")).select("id", F.lit(True).alias("matched"))
     rows = (
         kept_pages(session, work)
-        .select("id", "domain", "url", "path")
+        .select("id", "domain", "host", "url", "path")
         .join(scores, "id", "left")
         .join(recalled, "id", "left")
-        .fillna(False, ["recalled"])
+        .join(matched, "id", "left")
+        .fillna(False, ["recalled", "matched"])
+        .fillna("", ["host"])
         .filter(F.col("domain").isNotNull() & (F.col("domain") != ""))
-        .select("domain", "url", "path", "score", "recalled")
+        .select("domain", "host", "url", "path", "score", "recalled", "matched")
     )
     create, add, merge = spark_combiners(d.examples, d.max_prefixes)
     return (
@@ -444,7 +574,7 @@ def domain_stats(session: Any, work: str, n: int, settings: Settings) -> Any:
 
 
 def step_domains(
-    session: Any, work: str, n: int, settings: Settings, patterns: list[Pattern], queue_dir: str | None
+    session: Any, work: str, n: int, settings: Settings, queue_dir: str | None
 ) -> dict[str, Any]:
     """The domains table, the annotation queue, and the flagged domains for the report."""
     from pyspark.sql.pandas.types import from_arrow_schema
@@ -458,8 +588,7 @@ def step_domains(
         domains = stats.count()
     finally:
         stats.unpersist()
-    annotated = annotated_domains(patterns)
-    rows = queue_rows(flagged, annotated)
+    rows = queue_rows(flagged, settings.domains.min_prefix_pages)
     tmp = os.path.join(folder, ".queue.tsv.inflight")
     write_queue_tsv(rows, tmp)
     os.replace(tmp, os.path.join(folder, "queue.tsv"))
@@ -469,12 +598,13 @@ def step_domains(
         os.replace(
             os.path.join(queue_dir, f".iter-{n:02d}.tsv.tmp"), os.path.join(queue_dir, f"iter-{n:02d}.tsv")
         )
+    queued = {r["domain"] for r in rows}
     return {
         "domains": domains,
         "flagged": len(flagged),
-        "queued_domains": len({r["domain"] for r in rows}),
+        "queued_domains": len(queued),
         "queue_rows": len(rows),
-        "flagged_domains": [_flagged_summary(s, s.domain.lower() in annotated) for s in flagged[:50]],
+        "flagged_domains": [_flagged_summary(s, s.domain not in queued) for s in flagged[:50]],
     }
 
 
@@ -487,9 +617,12 @@ def _flagged_summary(stats: DomainStats, annotated: bool) -> dict[str, Any]:
         "annotated": annotated,
         "top_paths": [
             {
+                "host": p.host,
                 "prefix": p.prefix,
                 "pages": p.pages,
                 "recalled": p.recalled,
+                "matched": p.matched,
+                "pattern": p.pattern(),
                 "examples": [
                     {"url": e.url, "score": None if math.isnan(e.score) else round(e.score, 4)}
                     for e in p.recalled_examples + p.unrecalled_examples
@@ -505,24 +638,23 @@ def _flagged_summary(stats: DomainStats, annotated: bool) -> dict[str, Any]:
 
 def step_select(session: Any, work: str, last: int, settings: Settings) -> dict[str, Any]:
     """The last iteration's recalled pages plus the pages math patterns matched, minus the pages
-    an `exclude` pattern matched."""
+    an `exclude` pattern matched (`pipeline.loop.selection` per page)."""
     from pyspark.sql import functions as F
+    from pyspark.sql import types as T
 
     folder = iter_dir(work, last)
-    matches = session.read.parquet(os.path.join(folder, "matches"))
-    excluded = matches.filter(F.col("label") == "exclude").select("id")
-    by_pattern = matches.filter(F.col("label") == "math").select("id", "source")
-    recalled = session.read.parquet(os.path.join(folder, "recalled")).select("id")
-    chosen = (
-        recalled.withColumn("by_score", F.lit(True))
-        .join(by_pattern, "id", "full")
-        .join(excluded, "id", "left_anti")
-        .select(
-            "id",
-            F.when(F.col("by_score"), F.lit("score")).otherwise(F.lit("pattern")).alias("selected_by"),
-            F.coalesce(F.col("source"), F.lit("")).alias("source"),
-        )
+    matches = session.read.parquet(os.path.join(folder, "matches")).select("id", "source", "label")
+    recalled = session.read.parquet(os.path.join(folder, "recalled")).select(
+        "id", F.lit(True).alias("by_score")
     )
+    both = recalled.join(matches, "id", "full").fillna(False, ["by_score"])
+
+    def choose(row: Any) -> Any:
+        chosen = selection(row["by_score"], row["label"], row["source"])
+        return [] if chosen is None else [(row["id"], *chosen)]
+
+    schema = T.StructType([T.StructField(name, T.StringType()) for name in ("id", "selected_by", "source")])
+    chosen = session.createDataFrame(both.rdd.flatMap(choose), schema)
     scores = session.read.parquet(os.path.join(folder, "scores"))
     corpus = (
         chosen.join(kept_pages(session, work).select("id", "url", "domain", "text", "text_chars"), "id")
@@ -537,7 +669,7 @@ def step_select(session: Any, work: str, last: int, settings: Settings) -> dict[
         "pages": sum(counts.values()),
         "by_score": counts.get("score", 0),
         "by_pattern": counts.get("pattern", 0),
-        "excluded_by_pattern": excluded.count(),
+        "excluded_by_pattern": matches.filter(F.col("label") == "exclude").count(),
         "tokens_estimated": int(tokens or 0),
     }
 

@@ -77,11 +77,14 @@ def _tld_extractor() -> Any:
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
 
 
-def _strip_www(host: str) -> str:
+def strip_www(host: str) -> str:
     """`www.example.org` -> `example.org` (not `www.com` -> `com`)."""
     if host.startswith("www.") and "." in host[4:]:
         return host[4:]
     return host
+
+
+_strip_www = strip_www  # the former private name, used below
 
 
 def _idna(host: str) -> str | None:
@@ -376,11 +379,12 @@ def _path_matches(kind: int, arg: Any, path: str) -> bool:
 class _Bucket:
     """The patterns of one host: math ones in (file, line) order, and excludes."""
 
-    __slots__ = ("exclude", "math")
+    __slots__ = ("every", "exclude", "math")
 
     def __init__(self) -> None:
         self.math: list[tuple[int, int, Any, Pattern]] = []  # (order, kind, arg, pattern)
         self.exclude: list[tuple[int, Any]] = []
+        self.every: list[tuple[int, int, Any, Pattern]] = []  # math and exclude, in order
 
 
 class PatternMatcher:
@@ -398,6 +402,7 @@ class PatternMatcher:
                 raise ValueError(f"{pattern.file}:{pattern.line}: unknown label '{pattern.label}'")
             index = self._wild if parsed.wildcard else self._exact
             bucket = index.setdefault(parsed.host, _Bucket())
+            bucket.every.append((order, parsed.kind, parsed.arg, pattern))
             if pattern.label == "exclude":
                 bucket.exclude.append((parsed.kind, parsed.arg))
             else:
@@ -457,6 +462,23 @@ class PatternMatcher:
         path = path or "/"
         return any(_path_matches(kind, arg, path)
                    for bucket in self._buckets(host) for kind, arg in bucket.exclude)
+
+    def label(self, host: str, path: str) -> tuple[str, str] | None:
+        """(source, label) of a page for the `matches` table: ("exclude", "exclude") when an
+        exclude pattern matches, (the first math pattern's source, "math") when one matches,
+        else None."""
+        if self.excluded(host, path):
+            return "exclude", "exclude"
+        pattern = self.match_host_path(host, path)
+        return None if pattern is None else (pattern.source, "math")
+
+    def matching(self, host: str, path: str) -> list[Pattern]:
+        """Every pattern, math or exclude, whose host and path glob match, in (file, line) order
+        (for the per-pattern table: a page may count for several lines)."""
+        path = path or "/"
+        found = [(order, pattern) for bucket in self._buckets(host)
+                 for order, kind, arg, pattern in bucket.every if _path_matches(kind, arg, path)]
+        return [pattern for _, pattern in sorted(found, key=lambda item: item[0])]
 
     def match(self, url: str) -> Pattern | None:
         """The first math pattern (by file, line) matching `url`, or None: also when any exclude

@@ -102,23 +102,28 @@ class ClassifySettings:
     max_seed_docs: int = 0  # 0: all; else a seeded random subset of the initial seed
     negatives_ratio: float = 1.0  # negatives per positive, a seeded random sample of deduplicated pages
     negatives_seed: int = 7
+    negatives_corpus: str = ""  # known non-math texts (same readers as the seed); empty: crawl pages only
+    negatives_corpus_share: float = 0.5  # share of the negatives taken from negatives_corpus (rest: crawl)
     dim: int = 256  # fastText, the paper's settings ...
     lr: float = 0.1
     word_ngrams: int = 3
     min_count: int = 3
     epoch: int = 3
+    min_example_passes: int = 30_000  # more passes than `epoch` until examples x epochs reaches this
+    max_epoch: int = 100  # ... but never more passes than this
     bucket: int = 200_000  # hashed n-gram rows (x dim floats): fastText's 2M makes 2 GB models
     fasttext_seed: int = 0
     holdout: float = 0.1  # share of positives and negatives kept out of training, for metrics.json
     max_iterations: int = 4
     convergence: float = 0.98  # stop when this share of the recalled pages was recalled last time
+    labels: str = ""  # JSONL of {url, is_math}: precision / recall per iteration; empty: the sample's
     histogram_bins: int = 20
     output_parts: int = 4  # files per per-iteration table
 
 
 @dataclass
 class RecallSettings:
-    rule: str = "top_tokens"  # threshold | top_pages | top_tokens (the paper's: top 40B tokens)
+    rule: str = "threshold"  # threshold | top_pages | top_tokens (the paper's: top 40B tokens)
     threshold: float = 0.5  # rule threshold: recall pages scoring at least this
     top_pages: int = 1000  # rule top_pages: the N best-scoring pages (ties: id ascending)
     top_tokens: int = 40_000  # rule top_tokens: best pages until N tokens (sized for the sample)
@@ -131,6 +136,7 @@ class DomainSettings:
     min_pages: int = 5  # ... and it has at least this many pages
     top_prefixes: int = 20  # path prefixes listed per flagged domain
     examples: int = 3  # example URLs per prefix, recalled and not
+    min_prefix_pages: int = 2  # queue rows for smaller prefixes are left out
     max_prefixes: int = 5000  # distinct prefixes tracked per domain before pruning (bounded memory)
 
 
@@ -160,6 +166,7 @@ class TokenizeSettings:
 @dataclass
 class AnnotationSettings:
     dir: str = "annotation"  # url_patterns/*.tsv are read from here; queue/ is written here
+    sample_patterns: bool = True  # with the bundled sample, also its demo annotator's file
 
 
 @dataclass

@@ -3,28 +3,46 @@
 After every deduplicated page has a score and a recall rule has marked some pages `recalled`,
 pages are grouped by registered domain (the `domain` column of `pages`). A domain is *flagged*
 as a math-related candidate when more than `min_fraction` of its pages were recalled and it has
-at least `min_pages` pages. For flagged domains the URL paths are summarised by prefix, so that
-annotators can mark the math sections (e.g. `mathoverflow.net /questions`).
+at least `min_pages` pages. For flagged domains the URL paths are summarised per (host, prefix),
+so that annotators can mark the math sections (e.g. `mathoverflow.net /questions`): the same
+`/questions` on `math.example.org` and on `www.example.org` are two rows. The host is the pages
+table's `host` column, lower case, without a trailing dot and without a leading `www.` (the pattern
+syntax treats `www.x` and `x` as one host, so they are one row too); a missing host is "".
 
-Path prefixes (`path_prefixes`): the first one and the first two path segments, `/seg1` and
-`/seg1/seg2`, where a segment that looks like an id (all digits, a long hex string, a UUID, with
-or without a short file extension) becomes `*`: `/questions/12345/slug` gives `/questions` and
-`/questions/*`. Both levels are counted in one table per domain (a page with a one-segment path
-counts once).
+Rows in: `(domain, host, url, path, score, recalled, matched)`, where `matched` says that some
+annotator pattern (math or exclude) matched the page. Per (host, prefix) the matched pages are
+counted, so that the queue shows only what no pattern covers yet.
 
-Memory is bounded per domain: a `DomainAccumulator` keeps page / recalled counts per prefix and,
-per prefix, only the best `examples` recalled and `examples` non-recalled URLs by score (ties:
-URL ascending). The number of prefixes kept is capped too: past `2 * max_prefixes` distinct
-prefixes, the `max_prefixes` biggest are kept (pages desc, recalled desc, prefix asc) and the
-result is marked `approximate` (the domain totals stay exact; only small prefixes may be lost or
-undercounted). Below the cap every result is exact and independent of row order.
+Path prefixes (`path_prefixes`) are the page's first one and first two *directories*: path
+segments followed by a `/`. `/questions/12345/slug` gives `/questions` and `/questions/*`, where a
+segment that looks like an id (all digits, a long hex string, a UUID, with or without a short file
+extension) becomes `*`; `/branches/algebra/x.html` gives `/branches` and `/branches/algebra`. The
+last segment of a path is a page, not a section: `/about.html`, `/` and `/questions` count under
+`/` (the host's top level); `/questions/` and `/questions/12345` count under `/questions` only. An
+empty segment ends the directories (`//wiki/x` is under `/`). A page is counted once per distinct
+prefix. Why directories only: a page is counted under a prefix exactly when the prefix's
+`suggested_pattern` (`host/questions/*`) matches it, so an annotator who pastes the suggestion
+covers every page of the row and the row leaves the queue.
+
+Prefixes are stored in the pattern syntax, so that they are unambiguous: a literal `*`, `?` or `[`
+in a segment is written `[*]`, `[?]`, `[[]` (`/a*b/x` is under `/a[*]b`), and a bare `*` is always
+an id segment. Everything else is kept as in the URL's path (tabs and line breaks included; the
+queue file escapes them).
+
+Memory is bounded per domain: a `DomainAccumulator` keeps page / recalled / matched counts per
+(host, prefix) and, per (host, prefix), only the best `examples` recalled and `examples`
+non-recalled URLs by score (ties: URL ascending). The number of (host, prefix) keys kept is
+capped too: past `2 * max_prefixes` distinct keys, the `max_prefixes` biggest are kept (pages desc,
+recalled desc, host asc, prefix asc) and the result is marked `approximate` (the domain totals stay
+exact; only small prefixes may be lost or undercounted). Below the cap every result is exact and
+independent of row order.
 
 Use from Spark (this module never imports pyspark; `jobs/` does the wiring). Either
 
 * partial aggregation, map side, with `combineByKey` (the accumulators pickle)::
 
       create, add, merge = spark_combiners(examples=3, max_prefixes=5000)
-      rows = df.select("domain", "url", "path", "score", "recalled").rdd.map(tuple)
+      rows = df.select("domain", "host", "url", "path", "score", "recalled", "matched").rdd.map(tuple)
       stats = (rows.filter(lambda r: r[0]).map(lambda r: (r[0], r))
                .combineByKey(create, add, merge)
                .map(lambda kv: kv[1].finish(min_fraction, min_pages, top_prefixes)))
@@ -34,13 +52,28 @@ Use from Spark (this module never imports pyspark; `jobs/` does the wiring). Eit
       .rdd.mapPartitions(lambda it: iter_sorted_domains(map(tuple, it), ...))
 
 Then `[s.to_row() for s in stats]` are rows of the `domains` table (`arrow_schema()`), and
-`queue_rows(stats, annotated)` / `write_queue_tsv` give the annotation queue.
+`queue_rows(flagged_stats)` / `write_queue_tsv` give the annotation queue. The table has the
+DESIGN.md columns; its `top_paths` structs are `struct<host, prefix, pages, recalled, matched>`
+(DESIGN.md names `prefix, pages, recalled`; `host` and `matched` are additions).
 
-Queue priority (what an annotator should look at first): flagged domains not yet annotated, by
+The queue: one row per (host, prefix) of the flagged domains, with the `suggested_pattern` an
+annotator can paste. Two rules keep it to what still needs a look:
+
+* a row whose pages were all matched by some pattern (`prefix_matched == prefix_pages`) is left
+  out: annotators covered it. A domain leaves the queue only when none of its rows is left, so a
+  pattern that matches nothing (a typo in the host) leaves its domain in the queue;
+* rows that would suggest the same pattern are one row, the first in `top_paths` order (more
+  pages first; on a tie the shorter prefix): `/questions` and its `/questions/*` twin are one.
+
+`DomainAccumulator.finish` picks the queue rows of a flagged domain among all its (host, prefix)
+keys (`DomainStats.queue_paths`, at most `top_prefixes`), not only among its `top_paths`: when
+the biggest sections are annotated, the next ones move up instead of the domain disappearing.
+
+Queue priority (what an annotator should look at first): flagged domains that still have rows, by
 recalled pages descending (the domains that already hold the most math, where patterns pay off
 most), then recall fraction descending, then domain name ascending. `priority` is the domain's
-1-based rank; a domain's rows (one per prefix) share it and follow its `top_paths` order (pages
-desc, recalled desc, prefix asc), so a section comes right before its sub-sections.
+1-based rank; a domain's rows share it and follow its `top_paths` order (pages desc, recalled desc,
+host asc, prefix asc), so a section comes right before its sub-sections.
 """
 
 from __future__ import annotations
@@ -56,6 +89,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from pipeline.annotation import check_pattern, strip_www
+
 DEFAULT_MIN_FRACTION = 0.10
 DEFAULT_MIN_PAGES = 5
 DEFAULT_TOP_PREFIXES = 20
@@ -63,20 +98,22 @@ DEFAULT_EXAMPLES = 3
 DEFAULT_MAX_PREFIXES = 5000
 
 ID_SEGMENT = "*"
+ROOT_PREFIX = "/"
 _DIGITS = re.compile(r"\d+")
 _HEX = re.compile(r"[0-9a-fA-F]{8,}")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,5}$")
+_GLOB_SPECIAL = {"*": "[*]", "?": "[?]", "[": "[[]"}
 
 QUEUE_COLUMNS = (
     "priority", "domain", "domain_pages", "domain_recalled", "domain_fraction",
-    "prefix", "prefix_pages", "prefix_recalled", "prefix_fraction",
-    "recalled_examples", "unrecalled_examples",
+    "host", "prefix", "prefix_pages", "prefix_recalled", "prefix_matched", "prefix_fraction",
+    "suggested_pattern", "recalled_examples", "unrecalled_examples",
 )
 
 
 # ---------------------------------------------------------------------------------------------
-# Path prefixes
+# Path prefixes and patterns
 
 
 def is_id_segment(segment: str) -> bool:
@@ -89,18 +126,70 @@ def is_id_segment(segment: str) -> bool:
     return bool(_HEX.fullmatch(stem)) and any(ch.isdigit() for ch in stem)
 
 
-def path_prefixes(path: str) -> tuple[str, str]:
-    """(prefix1, prefix2): `/seg1` and `/seg1/seg2` of a URL path, id-like segments as `*`.
+def _glob_segment(segment: str) -> str:
+    """A directory segment as it is stored: `*` for an id, else the text with glob signs escaped."""
+    if is_id_segment(segment):
+        return ID_SEGMENT
+    return "".join(_GLOB_SPECIAL.get(ch, ch) for ch in segment)
 
-    Empty segments are skipped (`//a/` is `/a`); a path with one segment gives it twice, an
-    empty path or `/` gives `("/", "/")`.
+
+def path_prefixes(path: str) -> tuple[str, str]:
+    """(prefix1, prefix2): the first one and first two directories of a URL path, in the pattern
+    syntax (id-like segments as `*`, literal `*`, `?`, `[` as `[*]`, `[?]`, `[[]`).
+
+    A directory is a segment followed by `/`; the directories end at the first empty segment. A
+    path with one directory gives it twice; a path with none (`/`, `/about.html`, an empty path)
+    gives `("/", "/")`. See the module doc for why the last segment never counts.
     """
-    segments = [seg for seg in (path or "/").split("/") if seg][:2]
-    segments = [ID_SEGMENT if is_id_segment(seg) else seg for seg in segments]
+    parts = (path or "/").split("/")
+    segments: list[str] = []
+    if parts[0] == "":  # an absolute path; anything else has no directory a pattern could name
+        for segment in parts[1:-1]:
+            if not segment or len(segments) == 2:
+                break
+            segments.append(_glob_segment(segment))
     if not segments:
-        return "/", "/"
+        return ROOT_PREFIX, ROOT_PREFIX
     first = "/" + segments[0]
     return first, ("/" + "/".join(segments)) if len(segments) > 1 else first
+
+
+def _normal_host(host: str | None) -> str:
+    """The grouping key of a host: lower case, no trailing dot, no leading `www.`."""
+    return strip_www((host or "").strip().lower().rstrip("."))
+
+
+def _lint_safe(path_glob: str) -> str:
+    """Characters a pattern cannot hold (whitespace, controls, `#`) become `?`, which matches any
+    one character; so does a `=` after a `?`, which the linter would read as a query string."""
+    out = []
+    seen_qmark = False
+    for ch in path_glob:
+        if ch.isspace() or ord(ch) < 32 or ord(ch) == 127 or ch == "#" or (ch == "=" and seen_qmark):
+            ch = "?"
+        seen_qmark = seen_qmark or ch == "?"
+        out.append(ch)
+    return "".join(out)
+
+
+def suggested_pattern(host: str, prefix: str) -> str:
+    """The url_patterns line an annotator can paste for a (host, prefix) row: `host/seg1/*` for
+    `/seg1`, `host/seg1/seg2/*` for `/seg1/seg2`, `host/seg1/*` for `/seg1/*` (a trailing id
+    segment adds nothing), `host/*` for `/` and `/*`.
+
+    `prefix` is in the stored form of `path_prefixes` (glob signs of real segments already
+    escaped, `*` an id segment). The pattern matches every page counted under the prefix, and
+    passes `pipeline.annotation.check_pattern`; "" when no pattern can be written for the host
+    (empty, an IPv6 address, a name without a dot).
+    """
+    name = _normal_host(host)
+    if not name:
+        return ""
+    body = prefix.strip("/")
+    if body == ID_SEGMENT or body.endswith("/" + ID_SEGMENT):
+        body = body[: -len(ID_SEGMENT)].rstrip("/")
+    glob = f"{name}{_lint_safe('/' + body if body else '')}/*"
+    return glob if check_pattern(glob) is None else ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -115,9 +204,11 @@ class Example:
 
 @dataclass
 class PathStats:
-    prefix: str
+    host: str  # grouping form: lower case, no leading www. ("" when the pages had none)
+    prefix: str  # stored form of path_prefixes
     pages: int
     recalled: int
+    matched: int = 0  # pages some annotator pattern (math or exclude) matched
     recalled_examples: list[Example] = field(default_factory=list)  # best scores first
     unrecalled_examples: list[Example] = field(default_factory=list)  # best scores first
 
@@ -125,8 +216,17 @@ class PathStats:
     def fraction(self) -> float:
         return self.recalled / self.pages if self.pages else 0.0
 
+    @property
+    def covered(self) -> bool:
+        """Every page of the row was matched by some pattern: nothing left to annotate."""
+        return self.matched >= self.pages
+
+    def pattern(self) -> str:
+        return suggested_pattern(self.host, self.prefix)
+
     def to_row(self) -> dict[str, Any]:
-        return {"prefix": self.prefix, "pages": self.pages, "recalled": self.recalled}
+        return {"host": self.host, "prefix": self.prefix, "pages": self.pages, "recalled": self.recalled,
+                "matched": self.matched}
 
 
 @dataclass
@@ -138,6 +238,10 @@ class DomainStats:
     flagged: bool
     top_paths: list[PathStats] = field(default_factory=list)  # flagged domains only
     approximate: bool = False  # prefixes were pruned (more than 2 * max_prefixes distinct)
+    matched: int = 0  # pages some annotator pattern matched
+    # The queue's rows (see open_paths), chosen by finish() among all (host, prefix) keys; None
+    # for stats built by hand, where queue_rows derives them from top_paths.
+    queue_paths: list[PathStats] | None = None
 
     def to_row(self) -> dict[str, Any]:
         """A row of the `domains` table: exactly the DESIGN.md columns."""
@@ -152,6 +256,35 @@ def is_flagged(pages: int, recalled: int, min_fraction: float = DEFAULT_MIN_FRAC
                min_pages: int = DEFAULT_MIN_PAGES) -> bool:
     """The DeepSeekMath rule: more than `min_fraction` recalled, and at least `min_pages` pages."""
     return pages >= min_pages and pages > 0 and recalled / pages > min_fraction
+
+
+def open_paths(paths: Iterable[PathStats], limit: int | None = None) -> list[PathStats]:
+    """The rows of `paths` (in their order) that the queue shows: not `covered` by patterns, and
+    one per suggested pattern (the first wins); at most `limit`.
+
+    Covered rows are dropped before twins are merged, so an uncovered twin is never hidden
+    behind a covered one. A row without a suggestion (no usable host) is its own key. A
+    two-level row with exactly its shown parent's pages and recalled pages (`/2021/*` under
+    `/2021`, every page one level deeper) says nothing new and is dropped too.
+    """
+    seen: set[Any] = set()
+    shown: dict[tuple[str, str], tuple[int, int]] = {}
+    out: list[PathStats] = []
+    for path in paths:
+        if limit is not None and len(out) >= limit:
+            break
+        if path.covered:
+            continue
+        key: Any = path.pattern() or (path.host, path.prefix)
+        if key in seen:
+            continue
+        parent = path.prefix.rsplit("/", 1)[0]
+        if parent and shown.get((path.host, parent)) == (path.pages, path.recalled):
+            continue
+        seen.add(key)
+        shown[(path.host, path.prefix)] = (path.pages, path.recalled)
+        out.append(path)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -208,24 +341,28 @@ class _TopK:
 
 
 class _PrefixCounts:
-    __slots__ = ("pages", "recalled", "top_other", "top_recalled")
+    __slots__ = ("matched", "pages", "recalled", "top_other", "top_recalled")
 
     def __init__(self, k: int) -> None:
         self.pages = 0
         self.recalled = 0
+        self.matched = 0
         self.top_recalled = _TopK(k)
         self.top_other = _TopK(k)
 
     def __getstate__(self) -> tuple:
-        return self.pages, self.recalled, self.top_recalled, self.top_other
+        return self.pages, self.recalled, self.matched, self.top_recalled, self.top_other
 
     def __setstate__(self, state: tuple) -> None:
-        self.pages, self.recalled, self.top_recalled, self.top_other = state
+        self.pages, self.recalled, self.matched, self.top_recalled, self.top_other = state
 
 
-def _prefix_order(item: tuple[str, _PrefixCounts]) -> tuple[int, int, str]:
-    prefix, counts = item
-    return (-counts.pages, -counts.recalled, prefix)
+PrefixKey = tuple[str, str]  # (host, prefix)
+
+
+def _prefix_order(item: tuple[PrefixKey, _PrefixCounts]) -> tuple[int, int, str, str]:
+    (host, prefix), counts = item
+    return (-counts.pages, -counts.recalled, host, prefix)
 
 
 class DomainAccumulator:
@@ -240,26 +377,34 @@ class DomainAccumulator:
         self.max_prefixes = max_prefixes
         self.pages = 0
         self.recalled = 0
+        self.matched = 0
         self.approximate = False
-        self.prefixes: dict[str, _PrefixCounts] = {}
+        self.prefixes: dict[PrefixKey, _PrefixCounts] = {}
 
-    def _counts(self, prefix: str) -> _PrefixCounts:
-        counts = self.prefixes.get(prefix)
+    def _counts(self, key: PrefixKey) -> _PrefixCounts:
+        counts = self.prefixes.get(key)
         if counts is None:
-            counts = self.prefixes[prefix] = _PrefixCounts(self.examples)
+            counts = self.prefixes[key] = _PrefixCounts(self.examples)
         return counts
 
-    def add(self, url: str, path: str, score: float | None, recalled: bool) -> DomainAccumulator:
+    def add(self, host: str | None, url: str, path: str, score: float | None, recalled: bool,
+            matched: bool) -> DomainAccumulator:
+        """Count one page: its URL host (the pages table's `host`), URL, path, classifier score,
+        whether the recall rule kept it, and whether some annotator pattern matched it."""
         recalled = bool(recalled)
+        matched = bool(matched)
         value = _as_score(score)
         url = url or ""
+        name = _normal_host(host)
         self.pages += 1
         self.recalled += recalled
+        self.matched += matched
         first, second = path_prefixes(path)
         for prefix in (first,) if second == first else (first, second):
-            counts = self._counts(prefix)
+            counts = self._counts((name, prefix))
             counts.pages += 1
             counts.recalled += recalled
+            counts.matched += matched
             (counts.top_recalled if recalled else counts.top_other).add(url, value)
         self._prune()
         return self
@@ -269,11 +414,13 @@ class DomainAccumulator:
             raise ValueError(f"cannot merge domain {other.domain!r} into {self.domain!r}")
         self.pages += other.pages
         self.recalled += other.recalled
+        self.matched += other.matched
         self.approximate = self.approximate or other.approximate
-        for prefix, theirs in other.prefixes.items():
-            ours = self._counts(prefix)
+        for key, theirs in other.prefixes.items():
+            ours = self._counts(key)
             ours.pages += theirs.pages
             ours.recalled += theirs.recalled
+            ours.matched += theirs.matched
             ours.top_recalled.merge(theirs.top_recalled)
             ours.top_other.merge(theirs.top_other)
         self._prune()
@@ -289,27 +436,36 @@ class DomainAccumulator:
     def finish(self, min_fraction: float = DEFAULT_MIN_FRACTION, min_pages: int = DEFAULT_MIN_PAGES,
                top_prefixes: int = DEFAULT_TOP_PREFIXES) -> DomainStats:
         flagged = is_flagged(self.pages, self.recalled, min_fraction, min_pages)
-        top_paths = []
+        top_paths: list[PathStats] = []
+        queue_paths: list[PathStats] | None = None
         if flagged:
-            for prefix, counts in sorted(self.prefixes.items(), key=_prefix_order)[:top_prefixes]:
-                top_paths.append(PathStats(prefix, counts.pages, counts.recalled,
-                                           counts.top_recalled.examples(), counts.top_other.examples()))
+            ordered = sorted(self.prefixes.items(), key=_prefix_order)
+            top_paths = [_path_stats(key, counts) for key, counts in ordered[:top_prefixes]]
+            # Lazily: only as many rows are built as the queue keeps.
+            queue_paths = open_paths((_path_stats(key, counts) for key, counts in ordered), top_prefixes)
         fraction = self.recalled / self.pages if self.pages else 0.0
         return DomainStats(self.domain, self.pages, self.recalled, fraction, flagged, top_paths,
-                           self.approximate)
+                           self.approximate, self.matched, queue_paths)
 
 
-Row = Sequence[Any]  # (domain, url, path, score, recalled)
+def _path_stats(key: PrefixKey, counts: _PrefixCounts) -> PathStats:
+    host, prefix = key
+    return PathStats(host, prefix, counts.pages, counts.recalled, counts.matched,
+                     counts.top_recalled.examples(), counts.top_other.examples())
+
+
+Row = Sequence[Any]  # (domain, host, url, path, score, recalled, matched)
 
 
 def aggregate_domain(domain: str, rows: Iterable[Sequence[Any]],
                      min_fraction: float = DEFAULT_MIN_FRACTION, min_pages: int = DEFAULT_MIN_PAGES,
                      top_prefixes: int = DEFAULT_TOP_PREFIXES, examples: int = DEFAULT_EXAMPLES,
                      max_prefixes: int = DEFAULT_MAX_PREFIXES) -> DomainStats:
-    """Stats of one domain from its (url, path, score, recalled) rows (e.g. one Spark group)."""
+    """Stats of one domain from its (host, url, path, score, recalled, matched) rows (e.g. one
+    Spark group)."""
     acc = DomainAccumulator(domain, examples, max_prefixes)
-    for url, path, score, recalled in rows:
-        acc.add(url, path, score, recalled)
+    for host, url, path, score, recalled, matched in rows:
+        acc.add(host, url, path, score, recalled, matched)
     return acc.finish(min_fraction, min_pages, top_prefixes)
 
 
@@ -317,18 +473,19 @@ def aggregate_domains(rows: Iterable[Row], min_fraction: float = DEFAULT_MIN_FRA
                       min_pages: int = DEFAULT_MIN_PAGES, top_prefixes: int = DEFAULT_TOP_PREFIXES,
                       examples: int = DEFAULT_EXAMPLES,
                       max_prefixes: int = DEFAULT_MAX_PREFIXES) -> list[DomainStats]:
-    """Stats of every domain from (domain, url, path, score, recalled) rows, sorted by domain.
+    """Stats of every domain from (domain, host, url, path, score, recalled, matched) rows, sorted
+    by domain.
 
     Rows with an empty domain (a URL without a host) are skipped: there is nothing to annotate.
     """
     accs: dict[str, DomainAccumulator] = {}
-    for domain, url, path, score, recalled in rows:
+    for domain, host, url, path, score, recalled, matched in rows:
         if not domain:
             continue
         acc = accs.get(domain)
         if acc is None:
             acc = accs[domain] = DomainAccumulator(domain, examples, max_prefixes)
-        acc.add(url, path, score, recalled)
+        acc.add(host, url, path, score, recalled, matched)
     return [accs[d].finish(min_fraction, min_pages, top_prefixes) for d in sorted(accs)]
 
 
@@ -336,9 +493,10 @@ def iter_sorted_domains(rows: Iterable[Row], min_fraction: float = DEFAULT_MIN_F
                         min_pages: int = DEFAULT_MIN_PAGES, top_prefixes: int = DEFAULT_TOP_PREFIXES,
                         examples: int = DEFAULT_EXAMPLES,
                         max_prefixes: int = DEFAULT_MAX_PREFIXES) -> Iterator[DomainStats]:
-    """Like `aggregate_domains` over rows already grouped by domain (e.g. a Spark partition after
-    `sortWithinPartitions("domain")`), holding one domain at a time. Each domain's rows must be
-    contiguous; a domain seen in two runs gives two results."""
+    """Like `aggregate_domains` over (domain, host, url, path, score, recalled, matched) rows
+    already grouped by domain (e.g. a Spark partition after `sortWithinPartitions("domain")`),
+    holding one domain at a time. Each domain's rows must be contiguous; a domain seen in two runs
+    gives two results."""
     for domain, group in groupby(rows, key=lambda row: row[0]):
         if not domain:
             continue
@@ -351,15 +509,14 @@ def spark_combiners(examples: int = DEFAULT_EXAMPLES, max_prefixes: int = DEFAUL
                                Callable[[DomainAccumulator, Row], DomainAccumulator],
                                Callable[[DomainAccumulator, DomainAccumulator], DomainAccumulator]]:
     """(createCombiner, mergeValue, mergeCombiners) for `rdd.combineByKey` over
-    (domain, (domain, url, path, score, recalled)) pairs."""
+    (domain, (domain, host, url, path, score, recalled, matched)) pairs."""
 
     def create(row: Row) -> DomainAccumulator:
-        domain, url, path, score, recalled = row
-        return DomainAccumulator(domain, examples, max_prefixes).add(url, path, score, recalled)
+        return add(DomainAccumulator(row[0], examples, max_prefixes), row)
 
     def add(acc: DomainAccumulator, row: Row) -> DomainAccumulator:
-        _, url, path, score, recalled = row
-        return acc.add(url, path, score, recalled)
+        _, host, url, path, score, recalled, matched = row
+        return acc.add(host, url, path, score, recalled, matched)
 
     def merge(left: DomainAccumulator, right: DomainAccumulator) -> DomainAccumulator:
         return left.merge(right)
@@ -372,8 +529,9 @@ def spark_combiners(examples: int = DEFAULT_EXAMPLES, max_prefixes: int = DEFAUL
 
 
 def arrow_schema() -> pa.Schema:
-    """Schema of the `domains` table (DESIGN.md section 4)."""
-    path = pa.struct([("prefix", pa.string()), ("pages", pa.int64()), ("recalled", pa.int64())])
+    """Schema of the `domains` table (DESIGN.md section 4; `top_paths` gains `host`, `matched`)."""
+    path = pa.struct([("host", pa.string()), ("prefix", pa.string()), ("pages", pa.int64()),
+                      ("recalled", pa.int64()), ("matched", pa.int64())])
     return pa.schema([
         ("domain", pa.string()),
         ("pages", pa.int64()),
@@ -415,19 +573,29 @@ def _fraction(value: float) -> str:
     return f"{value:.4f}"
 
 
-def queue_rows(stats: Iterable[DomainStats], annotated_domains: Iterable[str] = ()) -> list[dict[str, Any]]:
-    """One row per (domain, prefix) of the flagged domains not in `annotated_domains`, in
-    priority order (see the module doc). Values are ready for `write_queue_tsv`."""
-    done = {d.strip().lower() for d in annotated_domains}
-    todo = sorted((s for s in stats if s.flagged and s.domain.lower() not in done), key=queue_order)
+def queue_rows(stats: Iterable[DomainStats], min_prefix_pages: int = 1) -> list[dict[str, Any]]:
+    """One row per (host, prefix) still to annotate of the flagged domains, in priority order (see
+    the module doc for which rows are left out and merged); prefixes with fewer than
+    `min_prefix_pages` pages are left out (one-page "sections" are noise to an annotator). Values
+    are ready for `write_queue_tsv`."""
+    todo: list[tuple[DomainStats, list[PathStats]]] = []
+    for domain in stats:
+        if not domain.flagged:
+            continue
+        paths = domain.queue_paths if domain.queue_paths is not None else open_paths(domain.top_paths)
+        paths = [p for p in paths if p.pages >= min_prefix_pages]
+        if paths:
+            todo.append((domain, paths))
+    todo.sort(key=lambda item: queue_order(item[0]))
     rows: list[dict[str, Any]] = []
-    for rank, domain in enumerate(todo, start=1):
-        for path in domain.top_paths:
+    for rank, (domain, paths) in enumerate(todo, start=1):
+        for path in paths:
             rows.append({
                 "priority": rank, "domain": domain.domain, "domain_pages": domain.pages,
                 "domain_recalled": domain.recalled, "domain_fraction": _fraction(domain.recall_fraction),
-                "prefix": path.prefix, "prefix_pages": path.pages, "prefix_recalled": path.recalled,
-                "prefix_fraction": _fraction(path.fraction),
+                "host": path.host, "prefix": path.prefix, "prefix_pages": path.pages,
+                "prefix_recalled": path.recalled, "prefix_matched": path.matched,
+                "prefix_fraction": _fraction(path.fraction), "suggested_pattern": path.pattern(),
                 "recalled_examples": _format_examples(path.recalled_examples),
                 "unrecalled_examples": _format_examples(path.unrecalled_examples),
             })

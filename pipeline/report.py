@@ -64,8 +64,9 @@ class IterationReport:
     flagged_domains: sorted, {domain, pages, recalled, recall_fraction, annotated, top_paths:
     [{prefix, pages, recalled, examples: [{url, score, title, snippet}]}]}. pattern_additions:
     {pages, by_source: [{source, pages}], examples: [{url, source, title, snippet}]}.
-    convergence: [{iteration, recalled, overlap (None for iteration 1)}]. steps: [{step, pages,
-    tokens}].
+    convergence: [{iteration, recalled, overlap (None for iteration 1), precision, recall (against
+    labels, when known)}]. steps: [{step, pages, tokens}]. per_pattern: [{where, pattern, label,
+    annotator, matched, recalled, excluded, added}].
     """
 
     iteration: int                                     # 1-based
@@ -76,6 +77,9 @@ class IterationReport:
     pattern_additions: dict[str, Any] = field(default_factory=dict)
     convergence: list[dict[str, Any]] = field(default_factory=list)
     steps: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # reasons not to trust this iteration's ranking
+    per_pattern: list[dict[str, Any]] = field(default_factory=list)  # pipeline.loop.pattern_table rows
+    stopped: str = ""  # why the loop stopped after this iteration ("" when it went on)
     bins: int = 20
     title: str = "mathmine"
 
@@ -353,12 +357,14 @@ def _domain_table(domains: list[dict[str, Any]]) -> Table:
 
 
 def _path_table(domains: list[dict[str, Any]], examples: Callable[[list[dict[str, Any]]], Any]) -> Table:
-    rows = [[_clean(d.get("domain"), LABEL_CHARS), _clean(p.get("prefix"), LABEL_CHARS),
+    rows = [[_clean(d.get("domain"), LABEL_CHARS), _clean(p.get("host"), LABEL_CHARS),
+             _clean(p.get("prefix"), LABEL_CHARS),
              _count(p.get("pages")), _count(p.get("recalled")),
              _pct(_ratio(p.get("recalled"), p.get("pages"))),
              examples(_items(p.get("examples"), MAX_EXAMPLES))]
             for d in domains for p in _items(d.get("top_paths"), MAX_PATHS)]
-    return ["Domain", "Path prefix", "Pages", "Recalled", "Recalled %", "Examples (score)"], rows, (2, 3, 4)
+    head = ["Domain", "Host", "Path prefix", "Pages", "Recalled", "Recalled %", "Examples (score)"]
+    return head, rows, (3, 4, 5)
 
 
 def _source_table(by_source: list[dict[str, Any]]) -> Table:
@@ -373,8 +379,18 @@ def _pattern_example_table(examples: list[dict[str, Any]], url: Callable[[Any], 
 
 
 def _convergence_table(rows: list[dict[str, Any]]) -> Table:
-    cells = [[_count(r.get("iteration")), _count(r.get("recalled")), _pct(r.get("overlap"))] for r in rows]
-    return ["Iteration", "Recalled pages", "Overlap with previous"], cells, (0, 1, 2)
+    cells = [[_count(r.get("iteration")), _count(r.get("recalled")), _pct(r.get("overlap")),
+              _pct(r.get("precision")), _pct(r.get("recall"))] for r in rows]
+    head = ["Iteration", "Recalled pages", "Overlap with previous", "Precision (labels)", "Recall (labels)"]
+    return head, cells, (0, 1, 2, 3, 4)
+
+
+def _per_pattern_table(rows: list[dict[str, Any]]) -> Table:
+    cells = [[_clean(r.get("where"), LABEL_CHARS), _clean(r.get("pattern"), LABEL_CHARS),
+              _clean(r.get("label"), LABEL_CHARS), _count(r.get("matched")), _count(r.get("recalled")),
+              _count(r.get("excluded")), _count(r.get("added"))] for r in rows]
+    head = ["File:line", "Pattern", "Label", "Pages matched", "Recalled", "Excluded", "Added to next seed"]
+    return head, cells, (3, 4, 5, 6)
 
 
 def _steps_table(steps: list[dict[str, Any]]) -> Table:
@@ -397,6 +413,9 @@ class _Parts:
     steps: list[dict[str, Any]]
     heading: str
     domains_heading: str
+    warnings: list[str]
+    per_pattern: list[dict[str, Any]]
+    stopped: str
 
 
 def _parts(report: IterationReport) -> _Parts:
@@ -411,6 +430,8 @@ def _parts(report: IterationReport) -> _Parts:
         by_source=_items(patterns.get("by_source")),
         pattern_examples=_items(patterns.get("examples"), MAX_PATTERN_EXAMPLES),
         convergence=_sorted_convergence(report), steps=_items(report.steps),
+        warnings=[_clean(w, None) for w in report.warnings if isinstance(w, str)],
+        per_pattern=_items(report.per_pattern), stopped=_clean(report.stopped or "", None),
         heading=f"{_clean(report.title, TITLE_CHARS)}: iteration {_count(report.iteration)}",
         domains_heading=f"Flagged domains ({_count(total) if total else 'none'})" if total <= len(domains)
         else f"Flagged domains (top {_count(len(domains))} of {_count(total)})")
@@ -508,6 +529,8 @@ def render_html(report: IterationReport) -> str:
     p = _parts(report)
     hist_head, hist_rows, notes = _hist_table(report)
     sections = [
+        ("Warnings", _join([_Safe("<ul>"), *(_Safe(f"<li>{_e(w)}</li>") for w in p.warnings),
+                            _Safe("</ul>")])),
         ("Classifier on the held-out set", _html_table(["Metric", "Value"], _metric_rows(p.metrics), (1,))),
         ("Score distributions", _join([
             _img(_plot_histograms(report), "Score histograms of seed, negatives and crawl"),
@@ -517,7 +540,10 @@ def render_html(report: IterationReport) -> str:
         ("Recall", _html_table(["", "Value"], _recall_rows(p.recall))),
         (p.domains_heading, _domains_html(p.domains)),
         ("Pages added by annotated patterns", _patterns_html(p)),
+        ("What each pattern line does", _html_table(*_per_pattern_table(p.per_pattern)) if p.per_pattern
+         else _muted("No URL patterns.")),
         ("Convergence", _join([
+            _Safe(f"<p><b>{_e(p.stopped)}</b></p>") if p.stopped else _Safe(""),
             _img(_plot_convergence(p.convergence), "Overlap with the previous iteration's recall"),
             _html_table(*_convergence_table(p.convergence)) if p.convergence
             else _muted("No iterations yet."),
@@ -525,6 +551,8 @@ def render_html(report: IterationReport) -> str:
         ("Pages and tokens per step",
          _html_table(*_steps_table(p.steps)) if p.steps else _muted("No steps recorded.")),
     ]
+    if not p.warnings:
+        sections = sections[1:]
     body = "\n".join(f"<section><h2>{_e(name)}</h2>\n{_e(content)}</section>" for name, content in sections)
     return (
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -568,7 +596,10 @@ def render_markdown(report: IterationReport) -> str:
     """A Markdown summary of the same report (tables instead of plots)."""
     p = _parts(report)
     hist_head, hist_rows, notes = _hist_table(report)
-    out = [f"# {_md(p.heading)}", "", "## Classifier on the held-out set", "",
+    out = [f"# {_md(p.heading)}", ""]
+    if p.warnings:
+        out += ["## Warnings", "", *(f"- {_md(w)}" for w in p.warnings), ""]
+    out += ["## Classifier on the held-out set", "",
            *_md_table(["Metric", "Value"], _metric_rows(p.metrics), (1,)), "",
            "## Score distributions", ""]
     if hist_rows:
@@ -593,7 +624,11 @@ def render_markdown(report: IterationReport) -> str:
         url = partial(_clean, limit=URL_CHARS)
         out += [*_md_table(*_pattern_example_table(p.pattern_examples, url)), ""]
 
+    out += ["## What each pattern line does", ""]
+    out += [*_md_table(*_per_pattern_table(p.per_pattern)), ""] if p.per_pattern else ["No URL patterns.", ""]
     out += ["## Convergence", ""]
+    if p.stopped:
+        out += [f"**{_md(p.stopped)}**", ""]
     out += ([*_md_table(*_convergence_table(p.convergence)), ""] if p.convergence
             else ["No iterations yet.", ""])
     out += ["## Pages and tokens per step", ""]

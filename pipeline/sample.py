@@ -4730,7 +4730,35 @@ def _write_warc(path: Path, seed: int, index: int, fetches: list[Fetch], base: d
 # ---------------------------------------------------------------------------
 
 
-def _seed_corpus(rng: Rng, n: int = 60) -> list[dict]:
+def _negatives_corpus(rng: Rng, n: int = 300) -> list[dict]:
+    """Known non-math texts from the same generators as the sample's news, recipe, travel, sports
+    and review pages: the sample is half math (a focused crawl), so random crawl pages alone are
+    poor negatives (`classify.negatives_corpus`)."""
+    makers: list[Callable[[Rng], tuple]] = [_news_article, _recipe, _travel_post, _sports_report, _review]
+    docs = []
+    for i in range(n):
+        title, blocks = makers[i % len(makers)](rng)[:2]
+        docs.append({"id": f"negative-{i:04d}", "text": title + "\n\n" + _blocks_text(blocks),
+                     "source": "sample-negatives"})
+    return docs
+
+
+# The demo annotator's file: what a person writes after reading iteration 1's queue of the
+# sample (the math sections of the flagged sites). It lives with the sample, so the checkout's
+# annotation/url_patterns/ stays the user's own.
+DEMO_PATTERNS = """\
+# The bundled sample's demo annotator (read only for the sample; annotation.sample_patterns)
+@PATTERNS"""
+_DEMO_PATTERN_LINES = [
+    "mathforum.example.org/questions/*\tmath\tdemo-annotator\tQ&A threads",
+    "mathforum.example.org/users/*\texclude\tdemo-annotator\tprofiles, not math",
+    "calc-notes.example.edu/lectures/*\tmath\tdemo-annotator\tlecture notes; /news is not math",
+    "tutor.example.com/lessons/*\tmath\tdemo-annotator\tworked lessons",
+    "notes.example.io/posts/*\tmath\tdemo-annotator\tevery post is math",
+]
+
+
+def _seed_corpus(rng: Rng, n: int = 300) -> list[dict]:
     docs: list[dict] = []
     theorems = _THEOREMS + _DEFINITIONS
     for i in range(n):
@@ -4873,6 +4901,13 @@ def build_sample(out_dir: str | Path, seed: int = 20240501) -> dict:
     _write_jsonl(out / "labels.jsonl", labels)
     seed_docs = _seed_corpus(random.Random(seed + 1))
     _write_jsonl(out / "seed" / "seed.jsonl", seed_docs)
+    (out / "negatives").mkdir(exist_ok=True)
+    negatives = _negatives_corpus(random.Random(seed + 2))
+    _write_jsonl(out / "negatives" / "negatives.jsonl", negatives)
+    (out / "annotation" / "url_patterns").mkdir(parents=True, exist_ok=True)
+    (out / "annotation" / "url_patterns" / "sample-annotator.tsv").write_text(
+        DEMO_PATTERNS.replace("@PATTERNS", "".join(f"{line}\n" for line in _DEMO_PATTERN_LINES)),
+        encoding="utf-8")
     _write_jsonl(out / "benchmarks" / "sample_bench.jsonl",
                  [{"id": i, "question": q, "answer": a} for i, q, a in BENCHMARK])
     return {
@@ -4882,6 +4917,7 @@ def build_sample(out_dir: str | Path, seed: int = 20240501) -> dict:
         "math_pages": sum(1 for lb in labels if lb["is_math"]),
         "domains": sorted({lb["domain"] for lb in labels}),
         "seed_docs": len(seed_docs),
+        "negative_docs": len(negatives),
         "bytes": sum(Path(w).stat().st_size for w in warc_files),
     }
 

@@ -197,3 +197,49 @@ def publish_dir(tmp: str, out_dir: str) -> None:
     if os.path.exists(out_dir):
         shutil.rmtree(out_dir)
     os.replace(tmp, out_dir)
+
+
+def seeded_sample(df: Any, wanted: int, seed: int, key: str = "id") -> Any:
+    """`pipeline.loop.sample_ids` on a DataFrame: the `wanted` rows first in
+    `(sample_key(seed, key), key)` order, the same rows on any partitioning."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    from pipeline.loop import sample_key
+
+    key_of = F.udf(lambda value: sample_key(seed, value), T.LongType())
+    keyed = df.withColumn("_sample_key", key_of(F.col(key)))
+    return keyed.orderBy("_sample_key", key).limit(max(0, wanted)).drop("_sample_key")
+
+
+def ranked_with_totals(df: Any, session: Any) -> Any:
+    """`pipeline.loop.number_ranked` over a whole DataFrame of (id, score, tokens): the global
+    order `rank_order` (score desc, id asc) numbered with running token totals, computed per range
+    partition plus partition offsets (`partition_offsets`), so no window pulls the crawl into one
+    partition. Columns: id, score, tokens, rank, tokens_before."""
+    from pyspark.sql import types as T
+
+    from pipeline.loop import number_ranked, partition_offsets
+
+    ordered = (df.select("id", "score", "tokens").orderBy(df["score"].desc_nulls_last(), df["id"])
+               .localCheckpoint())
+
+    def totals(index: int, rows: Any) -> Any:
+        pages = tokens = 0
+        for row in rows:
+            pages += 1
+            tokens += row["tokens"]
+        yield index, (pages, tokens)
+
+    offsets = partition_offsets(dict(ordered.rdd.mapPartitionsWithIndex(totals).collect()))
+
+    def number(index: int, rows: Any) -> Any:
+        before = offsets.get(index, (0, 0))
+        return number_ranked(((r["id"], r["score"], r["tokens"]) for r in rows), *before)
+
+    schema = T.StructType([
+        T.StructField("id", T.StringType()), T.StructField("score", T.FloatType()),
+        T.StructField("tokens", T.LongType()), T.StructField("rank", T.LongType()),
+        T.StructField("tokens_before", T.LongType()),
+    ])
+    return session.createDataFrame(ordered.rdd.mapPartitionsWithIndex(number), schema)

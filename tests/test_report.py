@@ -188,3 +188,22 @@ def test_write_report(tmp_path, rendered: tuple[str, str]) -> None:
     write_report(empty, str(out))  # overwrites in place, leaves no temporary file
     assert sorted(p.name for p in out.iterdir()) == ["report.html", "report.md"]
     assert md_path.read_text(encoding="utf-8") == render_markdown(empty)
+
+
+def test_warnings_per_pattern_table_and_stop_reason_are_shown_escaped() -> None:
+    report = IterationReport(
+        iteration=2,
+        warnings=["scores collapsed: <b>flat</b>"],
+        per_pattern=[{"where": "annotation/url_patterns/a.tsv:3", "pattern": "example.org/<x>/*", "label": "math",
+                      "annotator": "me", "matched": 0, "recalled": 0, "excluded": 0, "added": 0}],
+        stopped="converged: iteration 3 would train on exactly iteration 2's data",
+        convergence=[{"iteration": 1, "recalled": 10, "overlap": None, "precision": 0.5, "recall": 0.25},
+                     {"iteration": 2, "recalled": 12, "overlap": 0.75, "precision": 0.75, "recall": 0.5}],
+    )
+    page, md = render_html(report), render_markdown(report)
+    assert "<h2>Warnings</h2>" in page and "scores collapsed: &lt;b&gt;flat&lt;/b&gt;" in page and "<b>flat" not in page
+    assert "What each pattern line does" in page and "example.org/&lt;x&gt;/*" in page
+    assert "a.tsv:3" in page and "would train on exactly iteration 2&#x27;s data" in page
+    assert "Precision (labels)" in page and "75.0%" in page
+    assert "## Warnings" in md and "## What each pattern line does" in md and "Recall (labels)" in md
+    assert "<h2>Warnings</h2>" not in render_html(IterationReport(iteration=1))

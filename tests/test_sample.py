@@ -65,7 +65,7 @@ def test_byte_identical_across_builds(tmp_path: Path) -> None:
     s1 = build_sample(tmp_path / "a")
     s2 = build_sample(tmp_path / "b")
     d1, d2 = _digests(tmp_path / "a"), _digests(tmp_path / "b")
-    assert len(d1) == 4 + 3
+    assert len(d1) == 4 + 5  # WARCs; labels, seed, negatives, benchmark, the demo annotator's patterns
     assert d1 == d2
     assert {k: v for k, v in s1.items() if k != "warc_files"} == \
         {k: v for k, v in s2.items() if k != "warc_files"}
@@ -91,6 +91,9 @@ def test_layout_and_summary(built: tuple[Path, dict]) -> None:
     seed = [json.loads(x) for x in (out / "seed" / "seed.jsonl").read_text("utf-8").splitlines()]
     assert len(seed) == summary["seed_docs"] >= 50
     assert all(d["source"] == "sample-seed" and "$" in d["text"] and d["id"] for d in seed)
+    negatives = [json.loads(x) for x in (out / "negatives" / "negatives.jsonl").read_text("utf-8").splitlines()]
+    assert len(negatives) == summary["negative_docs"] == 300
+    assert not any("\\" in d["text"] for d in negatives)  # known non-math: no TeX command in any
     bench = [json.loads(x) for x in
              (out / "benchmarks" / "sample_bench.jsonl").read_text("utf-8").splitlines()]
     assert len(bench) >= 8 and all(set(b) == {"id", "question", "answer"} for b in bench)
@@ -227,3 +230,24 @@ def test_cli_prints_summary(tmp_path: Path) -> None:
                          check=True, capture_output=True, text=True).stdout
     summary = json.loads(out)
     assert summary["pages"] > 250 and len(summary["warc_files"]) == 4
+
+
+def test_demo_annotator_patterns_lint_and_each_matches_sample_pages(built: tuple[Path, dict],
+                                                                    labels: list[dict]) -> None:
+    from pipeline.annotation import PatternMatcher, load_patterns
+
+    out, _ = built
+    patterns, errors = load_patterns(out / "annotation" / "url_patterns")
+    assert errors == [] and len(patterns) >= 3
+    for pattern in patterns:
+        hits = [lb for lb in labels if PatternMatcher([pattern]).matching(*_host_path(lb["url"]))]
+        assert hits, pattern
+        # a math line marks math pages only, an exclude line non-math pages only
+        assert all(lb["is_math"] == (pattern.label == "math") for lb in hits), pattern
+
+
+def _host_path(url: str) -> tuple[str, str]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.hostname or "", parts.path or "/"

@@ -11,10 +11,10 @@
    In-process rows: pages per CPU-second of this process. Spark row: pages / (wall s x N), the session
    already started (the ingest and dedup jobs ran on it), its wall including the model's shipping and
    loading by each Python worker, the Parquet read, the join with the dedup table and the sorted write.
-2. Domain statistics over `--rows` synthetic (domain, url, path, score, recalled) rows (Zipf-sized
-   domains): a naive `defaultdict` count per domain and path prefix (the baseline), in-process
-   `pipeline.domains.aggregate_domains`, and Spark `combineByKey` with `spark_combiners` on local[N]
-   reading the rows from Parquet.
+2. Domain statistics over `--rows` synthetic (domain, host, url, path, score, recalled, matched) rows
+   (Zipf-sized domains): a naive `defaultdict` count per domain and per (domain, host, path prefix) (the
+   baseline), in-process `pipeline.domains.aggregate_domains`, and Spark `combineByKey` with
+   `spark_combiners` on local[N] reading the rows from Parquet.
 
     python -m tests.bench.classify [--copies 10] [--buckets 2000000,50000] [--rows 1000000] [--skip-spark] ...
 """
@@ -35,6 +35,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -231,13 +232,19 @@ WORDS = ("prime", "group", "ring", "field", "limit", "integral", "matrix", "grap
 TLDS = ("com", "org", "net", "edu", "io", "de", "co.uk", "fr")
 
 
-def make_rows(n: int, n_domains: int, seed: int = SEED) -> list[tuple[str, str, str, float, bool]]:
-    """n deterministic (domain, url, path, score, recalled) rows: domain sizes Zipf-like (rank^-1.1),
-    each domain one of a few URL layouts, scores Beta-distributed with a per-domain math propensity."""
+DomainRow = tuple[str, str, str, str, float, bool, bool]  # (domain, host, url, path, score, recalled, matched)
+
+
+def make_rows(n: int, n_domains: int, seed: int = SEED) -> list[DomainRow]:
+    """n deterministic (domain, host, url, path, score, recalled, matched) rows: domain sizes Zipf-like
+    (rank^-1.1), each domain one of a few URL layouts, scores Beta-distributed with a per-domain math
+    propensity. `host` is the URL's host as the pages table has it (`www.<domain>`, lower case);
+    `matched` (some annotator pattern matched the page) is True for a deterministic 1 in 20 pages."""
     rng = np.random.default_rng(seed)
     weights = 1.0 / np.arange(1, n_domains + 1) ** 1.1
     domain_of = rng.choice(n_domains, size=n, p=weights / weights.sum())
     names = [f"{WORDS[i % len(WORDS)]}{i}.{TLDS[i % len(TLDS)]}" for i in range(n_domains)]
+    hosts = [f"www.{name}" for name in names]  # the host of every URL of the domain
     layout = rng.integers(0, 6, size=n_domains)
     math_a = np.where(rng.random(n_domains) < 0.05, 3.0, 0.4)  # 5% of domains mostly math
     scores = rng.beta(math_a[domain_of], 2.0).astype(np.float32)
@@ -262,28 +269,36 @@ def make_rows(n: int, n_domains: int, seed: int = SEED) -> list[tuple[str, str, 
         else:
             path = "/" if ids[i] % 50 == 0 else f"/p/{ids[i]}"
         score = float(scores[i])
-        rows.append((names[d], f"https://www.{names[d]}{path}", path, score, score >= 0.5))
+        url = f"https://{hosts[d]}{path}"
+        rows.append((names[d], hosts[d], url, path, score, score >= 0.5, int(ids[i]) % 20 == 3))
+    assert not rows or urlsplit(rows[0][2]).hostname == rows[0][1]  # the host is the URL's
     return rows
 
 
-def naive_counts(rows: list[tuple[str, str, str, float, bool]]) -> dict[str, list[int]]:
-    """The baseline: pages and recalled per domain and per (domain, prefix), in plain dicts."""
+def naive_counts(rows: list[DomainRow]) -> tuple[dict[str, list[int]], dict[tuple[str, str, str], list[int]]]:
+    """The baseline: [pages, recalled, matched] per domain and per (domain, host, prefix), in plain
+    dicts; the host in the accumulator's grouping form (lower case, no trailing dot, no `www.`), a
+    page counted once per distinct prefix of `path_prefixes`, as `pipeline.domains` does."""
+    from pipeline.annotation import strip_www
     from pipeline.domains import path_prefixes
 
-    domains: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    prefixes: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for domain, _url, path, _score, recalled in rows:
+    domains: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    prefixes: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    for domain, host, _url, path, _score, recalled, matched in rows:
         if not domain:
             continue
         counts = domains[domain]
         counts[0] += 1
         counts[1] += recalled
+        counts[2] += matched
+        name = strip_www((host or "").strip().lower().rstrip("."))
         first, second = path_prefixes(path)
         for prefix in (first,) if second == first else (first, second):
-            counts = prefixes[domain, prefix]
+            counts = prefixes[domain, name, prefix]
             counts[0] += 1
             counts[1] += recalled
-    return domains
+            counts[2] += matched
+    return domains, prefixes
 
 
 def spark_domains(session: object, parquet: str) -> list:
@@ -291,7 +306,7 @@ def spark_domains(session: object, parquet: str) -> list:
 
     create, add, merge = spark_combiners()
     df = session.read.parquet(parquet)  # type: ignore[attr-defined]
-    return (df.select("domain", "url", "path", "score", "recalled").rdd.map(tuple)
+    return (df.select("domain", "host", "url", "path", "score", "recalled", "matched").rdd.map(tuple)
             .filter(lambda r: r[0]).map(lambda r: (r[0], r))
             .combineByKey(create, add, merge)
             .map(lambda kv: kv[1].finish()).collect())
@@ -309,9 +324,10 @@ def domains_bench(args: argparse.Namespace, cores: int, factory: object, tmp: Pa
     parquet = tmp / "domain_rows"
     parquet.mkdir()
     columns = list(zip(*rows, strict=True))
-    table = pa.table({"domain": pa.array(columns[0], pa.string()), "url": pa.array(columns[1], pa.string()),
-                      "path": pa.array(columns[2], pa.string()), "score": pa.array(columns[3], pa.float32()),
-                      "recalled": pa.array(columns[4], pa.bool_())})
+    table = pa.table({"domain": pa.array(columns[0], pa.string()), "host": pa.array(columns[1], pa.string()),
+                      "url": pa.array(columns[2], pa.string()), "path": pa.array(columns[3], pa.string()),
+                      "score": pa.array(columns[4], pa.float32()), "recalled": pa.array(columns[5], pa.bool_()),
+                      "matched": pa.array(columns[6], pa.bool_())})
     del columns
     bounds = np.linspace(0, len(rows), args.parts + 1).astype(int)
     for part in range(args.parts):
@@ -320,7 +336,8 @@ def domains_bench(args: argparse.Namespace, cores: int, factory: object, tmp: Pa
     sizes = sorted(np.unique(table.column("domain").to_numpy(zero_copy_only=False), return_counts=True)[1])
     print(f"\ndomain statistics: {len(rows):,} synthetic rows (generated in {gen_s:.1f}s, seed {SEED}), "
           f"{len(sizes):,} domains (largest {sizes[-1]:,} rows, median {sizes[len(sizes) // 2]}), "
-          f"{sum(table.column('recalled').to_pylist()):,} recalled; Parquet {args.parts} parts, "
+          f"{sum(table.column('recalled').to_pylist()):,} recalled, {sum(table.column('matched').to_pylist()):,} "
+          f"matched; Parquet {args.parts} parts, "
           f"{sum(p.stat().st_size for p in parquet.iterdir()) / 2**20:.0f} MiB")
     del table
     print(f"(one run each; in-process rows over the rows in memory, rows/s/core per CPU s; Spark per wall s x "
@@ -335,12 +352,17 @@ def domains_bench(args: argparse.Namespace, cores: int, factory: object, tmp: Pa
               f"{ratio:>6}", flush=True)
         note_contention(f"domains: {name}", busy, 1.0 if key == "spark" else 1 / cores)
 
-    cpu, wall, busy, naive = timed(lambda: naive_counts(rows))
-    show("naive", "baseline: defaultdict pages/recalled per domain + path_prefixes", cpu, wall, busy,
+    cpu, wall, busy, (naive, naive_prefixes) = timed(lambda: naive_counts(rows))
+    show("naive", "baseline: defaultdict counts per domain + (host, path_prefixes)", cpu, wall, busy,
          len(rows) / cpu)
     cpu, wall, busy, ours = timed(lambda: aggregate_domains(rows))
     show("ours", "mathmine aggregate_domains, in-process (rows in memory)", cpu, wall, busy, len(rows) / cpu)
-    totals_ok = {s.domain: [s.pages, s.recalled] for s in ours} == dict(naive)
+    totals_ok = {s.domain: [s.pages, s.recalled, s.matched] for s in ours} == dict(naive)
+    # Per (host, prefix): the top_paths of the flagged domains kept exactly (not pruned) against the
+    # baseline's counts of the same keys.
+    shown = [(s.domain, p) for s in ours if s.flagged and not s.approximate for p in s.top_paths]
+    paths_ok = all(naive_prefixes.get((d, p.host, p.prefix)) == [p.pages, p.recalled, p.matched]
+                   for d, p in shown)
     spark = None
     if not args.skip_spark:
         session = factory.get()  # type: ignore[attr-defined]
@@ -348,13 +370,14 @@ def domains_bench(args: argparse.Namespace, cores: int, factory: object, tmp: Pa
         show("spark", f"Spark combineByKey(spark_combiners), local[{cores}], Parquet (wall x cores)", cpu,
              wall, busy, len(rows) / (wall * cores))
     approximate = sum(s.approximate for s in ours)
-    line = (f"   check: aggregate_domains totals == baseline's: {totals_ok}; {approximate} domain(s) over "
-            f"2 x max_prefixes (approximate)")
+    line = (f"   check: aggregate_domains pages/recalled/matched per domain == baseline's: {totals_ok}, "
+            f"the {len(shown)} top_paths (host, prefix) rows of the exact flagged domains == baseline's: "
+            f"{paths_ok}; {approximate} domain(s) over 2 x max_prefixes (approximate)")
     if spark is not None:
         mine = {s.domain: s for s in ours}
         exact = [s for s in spark if not s.approximate and not mine[s.domain].approximate]
-        totals = sorted((s.domain, s.pages, s.recalled) for s in spark) == [(s.domain, s.pages, s.recalled)
-                                                                            for s in ours]
+        totals = (sorted((s.domain, s.pages, s.recalled, s.matched) for s in spark)
+                  == [(s.domain, s.pages, s.recalled, s.matched) for s in ours])
         line += (f"; Spark == in-process: totals {totals}, full stats of the {len(exact)} exact domains "
                  f"{all(s == mine[s.domain] for s in exact)}")
     print(line)
