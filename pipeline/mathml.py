@@ -290,24 +290,22 @@ class MathMLConverter:
         return rf"\sqrt[{index}]{{{base}}}"
 
     def _mover(self, el: Any) -> str:
-        kids = self._kids(el)
-        base, over = self._parts(el, 2)
-        accent = _OVER_ACCENTS.get(self.dom.text(kids[1]).strip()) if len(kids) > 1 else None
-        if accent:
-            return rf"\{accent}{{{base}}}"
-        if base in _LARGE_OPS:
-            return f"{base}^{_group(over)}"
-        return rf"\overset{{{over}}}{{{base}}}"
+        return self._accented(el, _OVER_ACCENTS, "^", "overset")
 
     def _munder(self, el: Any) -> str:
+        return self._accented(el, _UNDER_ACCENTS, "_", "underset")
+
+    def _accented(self, el: Any, accents: dict[str, str], script: str, stack: str) -> str:
+        """<mover>/<munder>: an accent command when the second child is a known accent, a
+        limit script on a large operator, else \\overset / \\underset."""
         kids = self._kids(el)
-        base, under = self._parts(el, 2)
-        accent = _UNDER_ACCENTS.get(self.dom.text(kids[1]).strip()) if len(kids) > 1 else None
+        base, mark = self._parts(el, 2)
+        accent = accents.get(self.dom.text(kids[1]).strip()) if len(kids) > 1 else None
         if accent:
             return rf"\{accent}{{{base}}}"
         if base in _LARGE_OPS:
-            return f"{base}_{_group(under)}"
-        return rf"\underset{{{under}}}{{{base}}}"
+            return f"{base}{script}{_group(mark)}"
+        return rf"\{stack}{{{mark}}}{{{base}}}"
 
     def _munderover(self, el: Any) -> str:
         base, under, over = self._parts(el, 3)
