@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any
 
-from jobs.common import write_json_atomic, write_stats, write_text_atomic
+from jobs.common import write_stats
+from pipeline import fs
 from pipeline.config import ConfigError, Settings
 from pipeline.decontam import BenchmarkSpec, NgramIndex, load_benchmark_specs
-from pipeline.spark import SessionFactory, publish_dir, write_sorted_parquet
+from pipeline.spark import SessionFactory, read_table, write_table
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,8 @@ def run(
     factory = factory or SessionFactory(settings)
     session = factory.get()
     try:
-        pages = session.read.parquet(input_dir)
+        store = fs.Store(settings.storage)
+        pages = read_table(session, store, input_dir)
         columns = pages.columns
         if "id" not in columns or "text" not in columns:
             raise ConfigError(
@@ -193,17 +194,14 @@ def run(
         if "text_chars" in columns:
             corpus = corpus.withColumn("text_chars", F.length("clean_text").cast("int"))
         corpus = corpus.select(*columns)
-        tmp = write_sorted_parquet(corpus, corpus_dir, d.output_parts, "id")
-        publish_dir(tmp, corpus_dir)
+        write_table(corpus, store, corpus_dir, d.output_parts, "id")
 
         hits = (
             result.select("id", F.col("_domain").alias("domain"), "status", F.explode("hits").alias("h"))
             .select("id", "domain", "status", "h.*")
             .localCheckpoint()
         )
-        hits_dir = os.path.join(out_dir, "hits")
-        tmp = write_sorted_parquet(hits.drop("domain", "status"), hits_dir, d.output_parts, "id")
-        publish_dir(tmp, hits_dir)
+        write_table(hits.drop("domain", "status"), store, fs.join(out_dir, "hits"), d.output_parts, "id")
 
         counts = {r["status"]: int(r["count"]) for r in result.groupBy("status").count().collect()}
         totals = result.agg(
@@ -235,10 +233,9 @@ def run(
         "seconds": round(time.monotonic() - start, 2),
     }
     stats["invariant_holds"] = stats["pages_in"] == stats["pages_out"] + counts.get("decontam_too_short", 0)
-    os.makedirs(out_dir, exist_ok=True)
     write_stats(out_dir, stats, settings)
-    write_json_atomic(os.path.join(out_dir, "report.json"), stats)
-    write_text_atomic(os.path.join(out_dir, "report.md"), report_markdown(stats))
+    store.write_json(fs.join(out_dir, "report.json"), stats)
+    store.write_text(fs.join(out_dir, "report.md"), report_markdown(stats))
     return stats
 
 

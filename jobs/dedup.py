@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 from jobs.common import write_stats
+from pipeline import fs
 from pipeline.config import Settings
 from pipeline.dedup import (
     MinHasher,
@@ -28,7 +29,7 @@ from pipeline.dedup import (
     page_features,
     signature_jaccard,
 )
-from pipeline.spark import SessionFactory, publish_dir, write_sorted_parquet
+from pipeline.spark import SessionFactory, read_table, write_table
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,8 @@ def run(pages_dir: str, out_dir: str, settings: Settings, factory: SessionFactor
     factory = factory or SessionFactory(settings)
     session = factory.get()
     try:
-        pages = session.read.parquet(pages_dir).select("id", "url", "text", "text_chars")
+        store = fs.Store(settings.storage)
+        pages = read_table(session, store, pages_dir).select("id", "url", "text", "text_chars")
         pages_in = pages.count()
 
         feature_schema = T.StructType([
@@ -171,8 +173,7 @@ def run(pages_dir: str, out_dir: str, settings: Settings, factory: SessionFactor
         cluster_sizes = result.filter("keep").agg(
             F.sum(F.when(F.col("size") > 1, 1).otherwise(0)).alias("clusters"),
             F.max("size").alias("largest")).collect()[0]
-        tmp = write_sorted_parquet(result.drop("size"), out_dir, d.output_parts, "id")
-        publish_dir(tmp, out_dir)
+        write_table(result.drop("size"), store, out_dir, d.output_parts, "id")
     finally:
         if own_factory:
             factory.stop()

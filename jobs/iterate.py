@@ -1,24 +1,28 @@
-"""`mathmine iterate`: the whole loop over a run folder, resuming where it stopped.
+"""`mathmine iterate`: the whole loop over a run folder (local or s3://), resuming where it stopped.
 
-Steps: build the bundled sample crawl (when no input is configured), ingest, dedup, then the
-classifier iterations (seed, train, score, recall, patterns, domains, report; `jobs/loop.py`)
-until the recalled pages converge or `classify.max_iterations` is reached, then the corpus.
+The steps, declared once each below and run by `jobs.steps.Runner`:
 
-Every step is recorded in WORK/state.json with a fingerprint of what it depends on: its own
-settings and the fingerprints of the steps it reads (and, for pattern steps, the annotators'
-files). A rerun skips a step whose fingerprint is unchanged and whose output exists, so it
-continues at the first unfinished step; changing the recall threshold redoes recall and what
-follows, never training or scoring; editing annotation files redoes the steps that used them.
+  sample -> ingest -> dedup ->                        (the crawl; the sample only without `input`)
+  iter-NN: seed -> train -> score -> recall -> patterns -> domains -> report   (the paper's fig. 2,
+           repeated until the recalled pages converge or classify.max_iterations)
+  select -> decontaminate -> tokenize                 (the corpus)
+
+A step names the steps it reads, the settings it depends on and its output; the runner derives its
+fingerprint from that, so changing the recall threshold redoes recall and what follows, never
+training or scoring, and editing annotation files redoes the steps that used them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
+import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +31,8 @@ from jobs import dedup as dedup_job
 from jobs import ingest as ingest_job
 from jobs import loop
 from jobs import tokenize as tokenize_job
-from jobs.common import RunState
+from jobs.steps import Runner, Step, StopRequested, read_state, read_step_stats  # noqa: F401 (cli)
+from pipeline import fs
 from pipeline.annotation import DEFAULT_PATTERNS_DIR, Pattern, load_patterns, pattern_files, patterns_digest
 from pipeline.config import ConfigError, Settings
 from pipeline.decontam import BenchmarkSpec
@@ -38,7 +43,7 @@ log = logging.getLogger(__name__)
 
 
 CHECKOUT = Path(__file__).resolve().parent.parent
-# The bundled sample crawl brings its own small benchmark file (pipeline/sample.py), so the default
+# The bundled sample crawl brings its own small benchmark file (the `sample` package), so the default
 # run decontaminates offline.
 SAMPLE_BENCHMARK = BenchmarkSpec(
     name="sample_bench",
@@ -76,10 +81,6 @@ def _files_identity_dir(folder: str) -> list[Any]:
     ]
 
 
-class StopRequested(Exception):
-    """Raised after the step named by `stop_after` (tests use it to kill a run midway)."""
-
-
 class AnnotationError(Exception):
     """The annotation files fail lint: the loop does not start. `lines` are `file:line: reason`."""
 
@@ -96,14 +97,16 @@ def annotation_dir(settings: Settings) -> Path:
     return path
 
 
-def checked_patterns(settings: Settings, sample_dir: Path | None = None) -> tuple[list[Pattern], str, Path]:
+def checked_patterns(
+    settings: Settings, sample_patterns: Path | None = None
+) -> tuple[list[Pattern], str, Path]:
     """The annotators' patterns, their digest and folder; AnnotationError when lint fails. With the
     bundled sample (and `annotation.sample_patterns`), the sample's demo annotator file is read
     too, so the demo loops while the checkout's folder stays the user's."""
     folder = annotation_dir(settings) / "url_patterns"
     folders = [folder]
-    if sample_dir is not None and settings.annotation.sample_patterns:
-        folders.append(sample_dir / "annotation" / "url_patterns")
+    if sample_patterns is not None and settings.annotation.sample_patterns:
+        folders.append(sample_patterns)
     patterns: list[Pattern] = []
     errors: list[str] = []
     digests = []
@@ -124,12 +127,12 @@ def checked_patterns(settings: Settings, sample_dir: Path | None = None) -> tupl
     return patterns, _hash(digests) if digests else patterns_digest(folder), folder
 
 
-def pattern_folders(settings: Settings, sample_dir: Path | None) -> dict[str, Path]:
+def pattern_folders(settings: Settings, sample_patterns: Path | None) -> dict[str, Path]:
     """Pattern file name -> the folder it was read from (to show `file:line` as a real path)."""
     out: dict[str, Path] = {}
     folders = [annotation_dir(settings) / "url_patterns"]
-    if sample_dir is not None and settings.annotation.sample_patterns:
-        folders.append(sample_dir / "annotation" / "url_patterns")
+    if sample_patterns is not None and settings.annotation.sample_patterns:
+        folders.append(sample_patterns)
     for folder in folders:
         for file in pattern_files(folder):
             out.setdefault(file.name, folder)
@@ -138,44 +141,6 @@ def pattern_folders(settings: Settings, sample_dir: Path | None) -> dict[str, Pa
 
 def _hash(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-class Steps:
-    """Runs named steps once per fingerprint; counts what it skipped; honours `stop_after`."""
-
-    def __init__(self, state: RunState, force: bool, stop_after: str | None) -> None:
-        self.state, self.force, self.stop_after = state, force, stop_after
-        self.ran: list[str] = []
-        self.skipped: list[str] = []
-
-    def run(self, name: str, depends: list[Any], output: str, func: Callable[[], dict[str, Any]]) -> str:
-        fingerprint = _hash(name, depends)
-        if self.force or not self.state.done(name, fingerprint) or not os.path.exists(output):
-            started = time.monotonic()
-            log.info("step %s", name)
-            summary = func()
-            summary["step_seconds"] = round(time.monotonic() - started, 2)
-            self.state.finish(name, fingerprint, summary)
-            self.ran.append(name)
-        else:
-            self.skipped.append(name)
-        if self.stop_after == name:
-            raise StopRequested(name)
-        return fingerprint
-
-    def summary(self, name: str) -> dict[str, Any]:
-        return self.state.data["steps"][name]["summary"]
-
-
-def _seed_spec(settings: Settings, sample_dir: Path | None) -> str:
-    if settings.classify.seed_corpus:
-        return settings.classify.seed_corpus
-    if sample_dir is None:
-        raise ConfigError(
-            "classify.seed_corpus: required when `input` is set (the sample's seed "
-            "corpus only comes with the bundled sample)"
-        )
-    return str(sample_dir / "seed" / "seed.jsonl")
 
 
 def _files_identity(spec: str) -> list[Any]:
@@ -187,6 +152,279 @@ def _files_identity(spec: str) -> list[Any]:
     return [(f, os.path.getsize(f), os.stat(f).st_mtime_ns) if os.path.exists(f) else f for f in files]
 
 
+# The settings each classifier step depends on (a change redoes that step and what reads it).
+SEED_SETTINGS = ("classify.seed_text_field", "classify.max_seed_docs", "classify.negatives_seed")
+TRAIN_SETTINGS = (
+    "classify.dim",
+    "classify.lr",
+    "classify.word_ngrams",
+    "classify.min_count",
+    "classify.epoch",
+    "classify.fasttext_seed",
+    "classify.bucket",
+    "classify.holdout",
+    "classify.negatives_ratio",
+    "classify.negatives_seed",
+    "classify.min_example_passes",
+    "classify.max_epoch",
+    "classify.negatives_corpus_share",
+    "classify.histogram_bins",
+)
+RECALL_SETTINGS = ("recall", "classify.histogram_bins")
+
+
+@dataclass
+class Inputs:
+    """What the steps read besides the run folder: where the crawl, the seed, the negatives and the
+    labels are, the annotators' patterns and the benchmark sets (the sample's, or the user's)."""
+
+    crawl: str
+    seed: str
+    negatives: str
+    labels: str
+    patterns: list[Pattern]
+    patterns_digest: str
+    shown: dict[str, Path]
+    benchmarks: list[tuple[BenchmarkSpec, str]]
+    missing_benchmarks: list[str]
+    queue_dir: str
+    from_sample: bool
+
+
+def sample_step(store: fs.Store, work: str, settings: Settings) -> Step:
+    """The bundled demo crawl, built on the local disk and published into WORK/sample."""
+
+    def build() -> dict[str, Any]:
+        from sample import build_sample
+
+        with tempfile.TemporaryDirectory(prefix="mathmine-sample-") as local:
+            log.info("building the bundled sample crawl for %s", fs.join(work, "sample"))
+            summary = build_sample(Path(local), seed=settings.sample.seed)
+            store.upload_dir(local, fs.join(work, "sample"))
+        return {k: v for k, v in summary.items() if k != "warc_files"}
+
+    return Step("sample", "sample", build, settings=["sample"])
+
+
+def sample_manifest(store: fs.Store, work: str) -> dict[str, Any]:
+    """The sample's manifest.json: where its crawl, seed, negatives, labels, benchmarks and demo
+    patterns are, relative to WORK/sample."""
+    path = fs.join(work, "sample", "manifest.json")
+    manifest = store.read_json(path) if store.exists(path) else {}
+    return {
+        "warc": "warc/",
+        "seed_corpus": "seed/seed.jsonl",
+        "negatives_corpus": "negatives/negatives.jsonl",
+        "labels": "labels.jsonl",
+        "benchmarks_root": "benchmarks",
+        "benchmarks": [vars(SAMPLE_BENCHMARK)],
+        "url_patterns": "annotation/url_patterns",
+        **manifest,
+    }
+
+
+def gather_inputs(settings: Settings, store: fs.Store, work: str, stack: contextlib.ExitStack) -> Inputs:
+    """The run's inputs, checked before any work: bad annotations or benchmarks stop it here."""
+    from_sample = not settings.input
+    sample_patterns: Path | None = None
+    crawl = settings.input
+    seed = settings.classify.seed_corpus
+    negatives = settings.classify.negatives_corpus
+    labels = _in_checkout(settings.classify.labels)
+    extra: list[BenchmarkSpec] = []
+    extra_root = None
+    if from_sample:
+        manifest = sample_manifest(store, work)
+        in_sample = lambda rel: fs.join(work, "sample", rel)  # noqa: E731
+        crawl = in_sample(manifest["warc"]).rstrip("/") + ("/" if fs.is_remote(work) else "")
+        seed = seed or in_sample(manifest["seed_corpus"])
+        negatives = negatives or in_sample(manifest["negatives_corpus"])
+        labels = labels or in_sample(manifest["labels"])
+        # Annotation files and benchmark sets are read by libraries on the local disk.
+        sample_patterns = Path(stack.enter_context(store.local_folder(in_sample(manifest["url_patterns"]))))
+        extra_root = stack.enter_context(store.local_folder(in_sample(manifest["benchmarks_root"])))
+        extra = [BenchmarkSpec(**{**b, "fields": tuple(b["fields"])}) for b in manifest["benchmarks"]]
+    elif not seed:
+        raise ConfigError(
+            "classify.seed_corpus: required when `input` is set (the sample's seed "
+            "corpus only comes with the bundled sample)"
+        )
+    patterns, digest, _ = checked_patterns(settings, sample_patterns)
+    benchmarks, missing = decontam_job.benchmark_specs(
+        settings,
+        benchmarks_file=_in_checkout(settings.decontaminate.benchmarks_file),
+        root=_in_checkout(settings.decontaminate.benchmarks_root),
+        extra=extra,
+        extra_root=extra_root,
+    )
+    if missing:
+        log.warning(
+            "decontaminate: %d configured benchmark set(s) not found: %s", len(missing), ", ".join(missing)
+        )
+    return Inputs(
+        crawl=crawl,
+        seed=seed,
+        negatives=negatives,
+        labels=labels,
+        patterns=patterns,
+        patterns_digest=digest,
+        shown=pattern_folders(settings, sample_patterns),
+        benchmarks=benchmarks,
+        missing_benchmarks=missing,
+        queue_dir=str(annotation_dir(settings) / "queue"),
+        from_sample=from_sample,
+    )
+
+
+def crawl_steps(factory: SessionFactory, work: str, settings: Settings, inputs: Inputs) -> list[Step]:
+    """Ingest the WARCs (one part per WARC, finished WARCs skipped) and deduplicate the pages."""
+    sample = ["sample"] if inputs.from_sample else []
+    return [
+        Step(
+            "ingest",
+            "pages",
+            lambda: ingest_job.run(inputs.crawl, fs.join(work, "pages"), settings, factory=factory),
+            reads=sample,
+            settings=["ingest", "extract"],
+            inputs=[inputs.crawl],
+            always=True,
+            identity=lambda stats: sorted((f["part"], f["pages_kept"]) for f in stats["per_file"]),
+        ),
+        Step(
+            "dedup",
+            "dedup",
+            lambda: dedup_job.run(fs.join(work, "pages"), fs.join(work, "dedup"), settings, factory=factory),
+            reads=["ingest"],
+            settings=["dedup"],
+        ),
+    ]
+
+
+def iteration_steps(
+    n: int, session: Any, factory: SessionFactory, work: str, settings: Settings, inputs: Inputs
+) -> list[Step]:
+    """One classifier iteration, the paper's figure 2: seed -> train -> score -> recall ->
+    URL patterns -> domains (the annotators' queue). The report step follows (`report_step`)."""
+    it, prev = f"iter-{n:02d}", f"iter-{n - 1:02d}"
+    sample = ["sample"] if inputs.from_sample else []
+    first = n == 1
+    return [
+        Step(
+            f"{it}/seed",
+            f"{it}/seed",
+            lambda: loop.step_seed(session, work, n, settings, inputs.seed),
+            reads=["dedup", *sample] if first else ["dedup", f"{prev}/seed", f"{prev}/patterns"],
+            settings=SEED_SETTINGS if first else (),
+            inputs=[inputs.seed, _files_identity(inputs.seed)] if first else (),
+        ),
+        Step(
+            f"{it}/train",
+            f"{it}/negatives",
+            lambda: loop.step_train(session, work, n, settings, inputs.negatives),
+            reads=["dedup", f"{it}/seed", *(sample if first else [f"{prev}/patterns"])],
+            settings=TRAIN_SETTINGS,
+            inputs=[inputs.negatives, _files_identity(inputs.negatives) if inputs.negatives else []],
+            also=[f"{it}/model.bin", f"{it}/metrics.json"],
+        ),
+        Step(
+            f"{it}/score",
+            f"{it}/scores",
+            lambda: loop.step_score(session, work, n, settings, factory),
+            reads=["dedup", f"{it}/train"],
+            settings=["classify.output_parts"],
+        ),
+        Step(
+            f"{it}/recall",
+            f"{it}/recalled",
+            lambda: loop.step_recall(session, work, n, settings, inputs.labels),
+            reads=["dedup", f"{it}/score", *([] if first else [f"{prev}/recall"])],
+            settings=RECALL_SETTINGS,
+            inputs=[inputs.labels, _files_identity(inputs.labels) if inputs.labels else []],
+        ),
+        Step(
+            f"{it}/patterns",
+            f"{it}/matches",
+            lambda: loop.step_patterns(session, work, n, settings, inputs.patterns, inputs.shown),
+            reads=["dedup", f"{it}/recall", f"{it}/seed", f"{it}/train"],
+            inputs=[inputs.patterns_digest],
+        ),
+        Step(
+            f"{it}/domains",
+            f"{it}/domains",
+            lambda: loop.step_domains(session, work, n, settings, inputs.queue_dir),
+            reads=["dedup", f"{it}/score", f"{it}/recall", f"{it}/patterns"],
+            settings=["domains"],
+            inputs=[inputs.queue_dir],
+            also=[f"{it}/queue.tsv"],
+        ),
+    ]
+
+
+def report_step(n: int, session: Any, runner: Runner, work: str, settings: Settings, reason: str) -> Step:
+    it = f"iter-{n:02d}"
+    reads = [
+        "ingest",
+        "dedup",
+        *(f"iter-{i:02d}/recall" for i in range(1, n)),
+        *(f"{it}/{s}" for s in ("seed", "train", "recall", "patterns", "domains")),
+    ]
+    return Step(
+        f"{it}/report",
+        f"{it}/report.html",
+        lambda: write_iteration_report(session, work, n, settings, runner.stats, reason),
+        reads=reads,
+        settings=["classify.histogram_bins"],
+        inputs=[reason],
+        also=[f"{it}/report.md"],
+    )
+
+
+def corpus_steps(
+    last: int, session: Any, factory: SessionFactory, work: str, settings: Settings, inputs: Inputs
+) -> list[Step]:
+    """The last iteration's selection, decontaminated against the benchmarks, tokenized."""
+    return [
+        Step(
+            "select",
+            "selected",
+            lambda: loop.step_select(session, work, last, settings),
+            reads=["dedup", f"iter-{last:02d}/recall", f"iter-{last:02d}/patterns"],
+            settings=["recall.chars_per_token", "classify.output_parts"],
+        ),
+        Step(
+            "decontaminate",
+            "corpus",
+            lambda: decontam_job.run(
+                fs.join(work, "selected"),
+                fs.join(work, "corpus"),
+                fs.join(work, "decontam"),
+                settings,
+                inputs.benchmarks,
+                inputs.missing_benchmarks,
+                factory=factory,
+            ),
+            reads=["select"],
+            settings=["decontaminate"],
+            inputs=[_benchmarks_identity(inputs.benchmarks)],
+            also=["decontam/report.json"],
+        ),
+        Step(
+            "tokenize",
+            "shards",
+            lambda: tokenize_job.run(
+                fs.join(work, "corpus"),
+                fs.join(work, "shards"),
+                settings,
+                tokenizer_dir=fs.join(work, "tokenizer"),
+                factory=factory,
+            ),
+            reads=["decontaminate"],
+            settings=["tokenize"],
+            inputs=[_files_identity_dir(settings.tokenize.tokenizer)],
+        ),
+    ]
+
+
 def run(
     settings: Settings,
     work_dir: str | None = None,
@@ -194,231 +432,68 @@ def run(
     iterations: int | None = None,
     stop_after: str | None = None,
 ) -> dict[str, Any]:
-    work = Path(work_dir or settings.work_dir).resolve()
-    sample_dir = None if settings.input else work / "sample"
-    # refuse to start on bad annotations (the sample's demo file is checked once it exists)
-    patterns, digest, patterns_folder = checked_patterns(settings)
-    work.mkdir(parents=True, exist_ok=True)
-    state = RunState(str(work))
-    steps = Steps(state, force, stop_after)
-    summary: dict[str, Any] = {
-        "work_dir": str(work),
-        "steps": {},
-        "iterations": [],
-        "patterns_folder": str(patterns_folder),
-    }
-    started = time.monotonic()
+    """The whole loop over a run folder (a local path or an object-store URI), resuming."""
+    store = fs.Store(settings.storage)
+    work = fs.absolute(work_dir or settings.work_dir)
     max_iterations = iterations or settings.classify.max_iterations
     if max_iterations < 1:
         raise ConfigError(f"classify.max_iterations / --iterations: must be at least 1, got {max_iterations}")
-
-    input_spec = settings.input
-    if sample_dir is not None:
-        from pipeline.sample import build_sample
-
-        fingerprint = settings.fingerprint("sample")
-        if force or not state.done("sample", fingerprint) or not (sample_dir / "warc").exists():
-            log.info("building the bundled sample crawl in %s", sample_dir)
-            sample = build_sample(sample_dir, seed=settings.sample.seed)
-            state.finish("sample", fingerprint, {k: v for k, v in sample.items() if k != "warc_files"})
-        input_spec = str(sample_dir / "warc" / "*.warc.gz")
-        summary["steps"]["sample"] = state.data["steps"]["sample"]["summary"]
-        patterns, digest, patterns_folder = checked_patterns(settings, sample_dir)
-    summary["patterns"] = len(patterns)
-    shown = pattern_folders(settings, sample_dir)
-    summary["pattern_folders"] = sorted({str(f) for f in shown.values()}) or [str(patterns_folder)]
-    seed_spec = _seed_spec(settings, sample_dir)
-    negatives_spec = settings.classify.negatives_corpus or (
-        str(sample_dir / "negatives" / "negatives.jsonl") if sample_dir is not None else ""
-    )
-    labels = _in_checkout(settings.classify.labels) or (
-        str(sample_dir / "labels.jsonl") if sample_dir is not None else ""
-    )
-    # Benchmarks are checked before any work: a bad benchmarks.yaml stops the run here.
-    sample_bench = [SAMPLE_BENCHMARK] if sample_dir is not None else []
-    benchmarks, missing = decontam_job.benchmark_specs(
-        settings,
-        benchmarks_file=_in_checkout(settings.decontaminate.benchmarks_file),
-        root=_in_checkout(settings.decontaminate.benchmarks_root),
-        extra=sample_bench,
-        extra_root=str(sample_dir / "benchmarks") if sample_dir is not None else None,
-    )
-    if missing:
-        log.warning(
-            "decontaminate: %d configured benchmark set(s) not found: %s", len(missing), ", ".join(missing)
-        )
-
+    checked_patterns(settings)  # refuse to start on bad annotations
+    runner = Runner(store, work, settings, force, stop_after)
+    started = time.monotonic()
+    summary: dict[str, Any] = {"work_dir": work, "steps": {}, "iterations": [], "converged": ""}
     factory = SessionFactory(settings)
-    try:
-        stats = ingest_job.run(input_spec, str(work / "pages"), settings, force=force, factory=factory)
-        state.finish(
-            "ingest",
-            settings.fingerprint("ingest", "extract"),
-            {k: v for k, v in stats.items() if k != "per_file"},
-        )
-        summary["steps"]["ingest"] = ingest_job.summary_line(stats)
-        if stop_after == "ingest":
-            raise StopRequested("ingest")
-        # Dedup reads the whole pages table: redo it when ingest or dedup settings changed,
-        # or when ingest added WARCs.
-        fingerprint = (
-            f"{settings.fingerprint('dedup')}:{settings.fingerprint('ingest', 'extract')}:"
-            f"{stats['pages_kept']}"
-        )
-        if force or not state.done("dedup", fingerprint) or not (work / "dedup").exists():
-            dedup_stats = dedup_job.run(str(work / "pages"), str(work / "dedup"), settings, factory=factory)
-            state.finish("dedup", fingerprint, dedup_stats)
-        summary["steps"]["dedup"] = dedup_job.summary_line(state.data["steps"]["dedup"]["summary"])
-        if stop_after == "dedup":
-            raise StopRequested("dedup")
-
+    with contextlib.ExitStack() as stack:
+        stack.callback(factory.stop)
+        if not settings.input:
+            summary["steps"]["sample"] = runner.run(sample_step(store, work, settings))
+        inputs = gather_inputs(settings, store, work, stack)
+        summary["patterns"] = len(inputs.patterns)
+        summary["pattern_folders"] = sorted({str(f) for f in inputs.shown.values()}) or [
+            str(annotation_dir(settings) / "url_patterns")
+        ]
         session = factory.get()
-        w = str(work)
-        c = settings.classify
-        queue_dir = str(annotation_dir(settings) / "queue")
-        upstream = fingerprint
-        patterns_fp = recall_fp = ""
+        for step in crawl_steps(factory, work, settings, inputs):
+            runner.run(step)
+        summary["steps"]["ingest"] = ingest_job.summary_line(runner.stats("ingest"))
+        summary["steps"]["dedup"] = dedup_job.summary_line(runner.stats("dedup"))
         last = 0
-        summary["converged"] = ""
         for n in range(1, max_iterations + 1):
-            name = f"iter-{n:02d}"
-            folder = loop.iter_dir(w, n)
-            seed_depends = (
-                [
-                    upstream,
-                    seed_spec,
-                    _files_identity(seed_spec),
-                    c.seed_text_field,
-                    c.max_seed_docs,
-                    c.negatives_seed,
-                ]
-                if n == 1
-                else [patterns_fp]
-            )
-            seed_fp = steps.run(
-                f"{name}/seed",
-                seed_depends,
-                os.path.join(folder, "seed"),
-                lambda n=n: loop.step_seed(session, w, n, settings, seed_spec),
-            )
-            train_fp = steps.run(
-                f"{name}/train",
-                [
-                    seed_fp,
-                    patterns_fp if n > 1 else "",
-                    vars(loop.fasttext_params(settings)),
-                    c.negatives_ratio,
-                    c.negatives_seed,
-                    c.min_example_passes,
-                    c.max_epoch,
-                    negatives_spec,
-                    _files_identity(negatives_spec) if negatives_spec else [],
-                    c.negatives_corpus_share if negatives_spec else None,
-                    c.histogram_bins,
-                ],
-                os.path.join(folder, "model.bin"),
-                lambda n=n: loop.step_train(session, w, n, settings, negatives_spec),
-            )
-            score_fp = steps.run(
-                f"{name}/score",
-                [train_fp],
-                os.path.join(folder, "scores"),
-                lambda n=n: loop.step_score(session, w, n, settings, factory),
-            )
-            recall_fp = steps.run(
-                f"{name}/recall",
-                [
-                    score_fp,
-                    vars(settings.recall),
-                    recall_fp,
-                    labels,
-                    _files_identity(labels) if labels else [],
-                ],
-                os.path.join(folder, "recalled"),
-                lambda n=n: loop.step_recall(session, w, n, settings, labels),
-            )
-            patterns_fp = steps.run(
-                f"{name}/patterns",
-                [recall_fp, seed_fp, digest],
-                os.path.join(folder, "matches"),
-                lambda n=n: loop.step_patterns(session, w, n, settings, patterns, shown),
-            )
-            domains_fp = steps.run(
-                f"{name}/domains",
-                [patterns_fp, vars(settings.domains), queue_dir],
-                os.path.join(folder, "domains"),
-                lambda n=n: loop.step_domains(session, w, n, settings, queue_dir),
-            )
+            for step in iteration_steps(n, session, factory, work, settings, inputs):
+                runner.run(step)
             last = n
-            overlap = steps.summary(f"{name}/recall")["overlap"]
-            added = steps.summary(f"{name}/patterns")
+            it = f"iter-{n:02d}"
+            patterns = runner.stats(f"{it}/patterns")
             reason = convergence(
                 n,
-                overlap,
-                c.convergence,
+                runner.stats(f"{it}/recall")["overlap"],
+                settings.classify.convergence,
                 max_iterations,
-                same_training(added["additions"], added["math_matched_negatives"]),
+                same_training(patterns["additions"], patterns["math_matched_negatives"]),
             )
-            steps.run(
-                f"{name}/report",
-                [domains_fp, reason or ""],
-                os.path.join(folder, "report.html"),
-                lambda n=n, reason=reason: write_iteration_report(session, w, n, settings, state, reason),
-            )
-            summary["iterations"].append(_iteration_line(steps, n))
+            runner.run(report_step(n, session, runner, work, settings, reason or ""))
+            summary["iterations"].append(_iteration_line(runner, n))
             if reason:
                 summary["converged"] = reason
                 break
-        select_fp = steps.run(
-            "select",
-            [patterns_fp, last],
-            str(work / "selected"),
-            lambda: loop.step_select(session, w, last, settings),
-        )
-        summary["select"] = steps.summary("select")
-        decontam_fp = steps.run(
-            "decontaminate",
-            [select_fp, vars(settings.decontaminate), _benchmarks_identity(benchmarks)],
-            str(work / "corpus"),
-            lambda: decontam_job.run(
-                str(work / "selected"),
-                str(work / "corpus"),
-                str(work / "decontam"),
-                settings,
-                benchmarks,
-                missing,
-                factory=factory,
-            ),
-        )
-        summary["decontaminate"] = decontam_job.summary_line(steps.summary("decontaminate"))
-        steps.run(
-            "tokenize",
-            [decontam_fp, vars(settings.tokenize), _files_identity_dir(settings.tokenize.tokenizer)],
-            str(work / "shards"),
-            lambda: tokenize_job.run(
-                str(work / "corpus"),
-                str(work / "shards"),
-                settings,
-                tokenizer_dir=str(work / "tokenizer"),
-                factory=factory,
-            ),
-        )
-        summary["tokenize"] = tokenize_job.summary_line(steps.summary("tokenize"))
-    finally:
-        factory.stop()
-    summary["ran"], summary["skipped"] = len(steps.ran), len(steps.skipped)
+        for step in corpus_steps(last, session, factory, work, settings, inputs):
+            runner.run(step)
+        summary["select"] = runner.stats("select")
+        summary["decontaminate"] = decontam_job.summary_line(runner.stats("decontaminate"))
+        summary["tokenize"] = tokenize_job.summary_line(runner.stats("tokenize"))
+    summary["ran"], summary["skipped"] = len(runner.ran), len(runner.skipped)
     summary["last_iteration"] = last
     summary["seconds"] = round(time.monotonic() - started, 1)
     return summary
 
 
-def _iteration_line(steps: Steps, n: int) -> str:
+def _iteration_line(runner: Runner, n: int) -> str:
     """What one iteration did, in a few lines a person reads: the seed, the model's health, what
     it recalled (against the labels when known), what the patterns add, the overlap."""
     name = f"iter-{n:02d}"
-    seed, train = steps.summary(f"{name}/seed"), steps.summary(f"{name}/train")
-    recall, patterns = steps.summary(f"{name}/recall"), steps.summary(f"{name}/patterns")
-    domains = steps.summary(f"{name}/domains")
+    seed, train = runner.stats(f"{name}/seed"), runner.stats(f"{name}/train")
+    recall, patterns = runner.stats(f"{name}/recall"), runner.stats(f"{name}/patterns")
+    domains = runner.stats(f"{name}/domains")
     overlap = "-" if recall["overlap"] is None else f"{recall['overlap']:.1%}"
     sources = ", ".join(f"{v} {k}" for k, v in seed["by_source"].items())
     negatives = train["train_negatives"] + train["heldout_negatives"]
@@ -454,22 +529,28 @@ def _pct(value: float | None) -> str:
 
 
 def write_iteration_report(
-    session: Any, work: str, n: int, settings: Settings, state: RunState, stopped: str | None = None
+    session: Any,
+    work: str,
+    n: int,
+    settings: Settings,
+    stats: Callable[[str], dict[str, Any]],
+    stopped: str | None = None,
 ) -> dict[str, Any]:
-    """Gather what the iteration's steps recorded and write report.html and report.md."""
+    """Gather what the iteration's steps recorded (`stats(step name)`, their stats files) and
+    write report.html and report.md."""
     from pyspark.sql import functions as F
 
     from pipeline.report import IterationReport, write_report
 
     def step(name: str) -> dict[str, Any]:
-        return state.data["steps"][f"iter-{n:02d}/{name}"]["summary"]
+        return stats(f"iter-{n:02d}/{name}")
 
     folder = loop.iter_dir(work, n)
-    metrics = loop.read_json(os.path.join(folder, "metrics.json"))
+    metrics = loop.read_json(settings, fs.join(folder, "metrics.json"))
     recall, patterns, domains, seed = step("recall"), step("patterns"), step("domains"), step("seed")
     flagged = domains["flagged_domains"][:20]
-    matches = session.read.parquet(os.path.join(folder, "matches"))
-    seed_ids = session.read.parquet(os.path.join(folder, "seed")).select("id")
+    matches = loop.run_table(session, settings, folder, "matches")
+    seed_ids = loop.run_table(session, settings, folder, "seed").select("id")
     added = (
         matches.filter((F.col("label") == "math") & ~F.col("recalled"))
         .join(seed_ids, "id", "left_anti")  # the rows joins_next_seed keeps, for examples
@@ -478,14 +559,14 @@ def write_iteration_report(
         .collect()
     )
     urls = [e["url"] for d in flagged for p in d["top_paths"] for e in p["examples"]]
-    info = loop.page_snippets(session, work, urls, [r["id"] for r in added])
+    info = loop.page_snippets(session, work, settings, urls, [r["id"] for r in added])
     for d in flagged:
         for p in d["top_paths"]:
             for e in p["examples"]:
                 e.update({k: v for k, v in info.get(e["url"], {}).items() if k != "url"})
     convergence = []
     for i in range(1, n + 1):
-        r = state.data["steps"][f"iter-{i:02d}/recall"]["summary"]
+        r = stats(f"iter-{i:02d}/recall")
         known = r.get("labels") or {}
         convergence.append(
             {
@@ -496,8 +577,7 @@ def write_iteration_report(
                 "recall": known.get("recall"),
             }
         )
-    kept = state.data["steps"].get("dedup", {}).get("summary", {})
-    ingest = state.data["steps"].get("ingest", {}).get("summary", {})
+    kept, ingest = stats("dedup"), stats("ingest")
     report = IterationReport(
         iteration=n,
         metrics={k: v for k, v in metrics.items() if k not in ("histograms", "fasttext")},
@@ -536,25 +616,30 @@ def write_iteration_report(
         stopped=stopped or "",
         bins=settings.classify.histogram_bins,
     )
-    html_path, md_path = write_report(report, folder)
+    html_path, md_path = write_report(report, folder, fs.Store(settings.storage))
     return {"html": str(html_path), "markdown": str(md_path), "stopped": stopped or ""}
 
 
 def rebuild_reports(settings: Settings, work_dir: str | None = None) -> list[str]:
     """`mathmine report`: rewrite report.html/report.md of every finished iteration."""
-    work = Path(work_dir or settings.work_dir).resolve()
-    state = RunState(str(work))
-    done = sorted({name.split("/")[0] for name in state.data["steps"] if name.endswith("/domains")})
+    store = fs.Store(settings.storage)
+    work = fs.absolute(work_dir or settings.work_dir)
+    state = read_state(store, work)
+    done = sorted({name.split("/")[0] for name in state["steps"] if name.endswith("/domains")})
     if not done:
         raise ConfigError(f"{work}: no finished iteration to report on (run `mathmine iterate` first)")
+
+    def stats(name: str) -> dict[str, Any]:
+        return read_step_stats(store, work, name, state)
+
     factory = SessionFactory(settings)
     written = []
     try:
         session = factory.get()
         for name in done:
             n = int(name.split("-")[1])
-            stopped = state.data["steps"].get(f"{name}/report", {}).get("summary", {}).get("stopped")
-            written.append(write_iteration_report(session, str(work), n, settings, state, stopped)["html"])
+            stopped = stats(f"{name}/report").get("stopped") if f"{name}/report" in state["steps"] else ""
+            written.append(write_iteration_report(session, work, n, settings, stats, stopped)["html"])
     finally:
         factory.stop()
     return written
@@ -566,10 +651,11 @@ def preview_patterns(
     """`mathmine annotations preview`: what each pattern line (of PATH, else the loop's own
     pattern files) does on the latest finished iteration of a run: (iteration, rows, warnings).
     The same tally the loop's patterns step records (`pipeline.loop.tally_patterns`)."""
-    work = Path(work_dir or settings.work_dir).resolve()
-    state = RunState(str(work))
-    done = sorted(int(k.split("/")[0][5:]) for k in state.data["steps"] if k.endswith("/recall"))
-    done = [n for n in done if os.path.exists(os.path.join(loop.iter_dir(str(work), n), "recalled"))]
+    store = fs.Store(settings.storage)
+    work = fs.absolute(work_dir or settings.work_dir)
+    state = read_state(store, work)
+    done = sorted(int(k.split("/")[0][5:]) for k in state["steps"] if k.endswith("/recall"))
+    done = [n for n in done if store.published(fs.join(loop.iter_dir(work, n), "recalled"))]
     if not done:
         raise ConfigError(f"{work}: no iteration has recalled pages yet (run `mathmine iterate` first)")
     n = done[-1]
@@ -579,23 +665,27 @@ def preview_patterns(
         if errors:
             raise AnnotationError([f"{folder / e.file}:{e.line}: {e.reason}" for e in errors])
         shown = {p.file: folder for p in patterns}
-    else:
-        sample_dir = work / "sample" if not settings.input and (work / "sample").exists() else None
-        patterns, _, _ = checked_patterns(settings, sample_dir)
-        shown = pattern_folders(settings, sample_dir)
     factory = SessionFactory(settings)
-    try:
+    with contextlib.ExitStack() as stack:
+        stack.callback(factory.stop)
+        if not path:
+            sample_patterns = None
+            if not settings.input and store.exists(fs.join(work, "sample")):
+                rel = sample_manifest(store, work)["url_patterns"]
+                sample_patterns = Path(stack.enter_context(store.local_folder(fs.join(work, "sample", rel))))
+            patterns, _, _ = checked_patterns(settings, sample_patterns)
+            shown = pattern_folders(settings, sample_patterns)
         session = factory.get()
-        pages = loop.page_flags(session, str(work), n)
+        pages = loop.page_flags(session, work, n, settings)
         rows, warnings = loop.pattern_effects(session, pages, patterns, shown)
-    finally:
-        factory.stop()
     return n, rows, warnings
 
 
 def print_preview(n: int, rows: list[dict[str, Any]], warnings: list[str]) -> None:
-    print(f"URL patterns on iteration {n}: pages matched, recalled by the classifier, excluded, added to the "
-          "next seed")
+    print(
+        f"URL patterns on iteration {n}: pages matched, recalled by the classifier, excluded, added to the "
+        "next seed"
+    )
     if not rows:
         print("  no URL pattern")
     width = max((len(r["where"]) for r in rows), default=0)

@@ -22,7 +22,7 @@ import json
 import logging
 import math
 import os
-import shutil
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import replace
@@ -30,8 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs import score as score_job
-from jobs.common import write_json_atomic
-from pipeline import storage
+from pipeline import fs, storage
 from pipeline.annotation import Pattern, PatternMatcher
 from pipeline.classify import SEED_SUFFIXES, FastTextParams, iter_seed_file, train_examples
 from pipeline.config import ConfigError, Settings
@@ -40,8 +39,8 @@ from pipeline.domains import (
     arrow_schema,
     queue_order,
     queue_rows,
+    queue_tsv,
     spark_combiners,
-    write_queue_tsv,
 )
 from pipeline.loop import (
     RecallRule,
@@ -59,10 +58,10 @@ from pipeline.loop import (
 )
 from pipeline.spark import (
     SessionFactory,
-    publish_dir,
     ranked_with_totals,
+    read_table,
     seeded_sample,
-    write_sorted_parquet,
+    write_table,
 )
 
 log = logging.getLogger(__name__)
@@ -71,7 +70,12 @@ MAX_PROBLEMS = 50  # problems (bad seed lines) listed in a step summary; all are
 
 
 def iter_dir(work: str, n: int) -> str:
-    return os.path.join(work, f"iter-{n:02d}")
+    return fs.join(work, f"iter-{n:02d}")
+
+
+def run_table(session: Any, settings: Settings, *path: str) -> Any:
+    """A table of the run folder (local or on an object store) as a DataFrame."""
+    return read_table(session, fs.Store(settings.storage), fs.join(*path))
 
 
 def fasttext_params(settings: Settings) -> FastTextParams:
@@ -88,12 +92,12 @@ def fasttext_params(settings: Settings) -> FastTextParams:
     )
 
 
-def kept_pages(session: Any, work: str) -> Any:
+def kept_pages(session: Any, work: str, settings: Settings) -> Any:
     """Deduplicated pages: the pages table restricted to dedup's `keep`."""
     from pyspark.sql import functions as F
 
-    kept = session.read.parquet(os.path.join(work, "dedup")).filter(F.col("keep")).select("id")
-    return session.read.parquet(os.path.join(work, "pages")).join(kept, "id")
+    kept = run_table(session, settings, work, "dedup").filter(F.col("keep")).select("id")
+    return run_table(session, settings, work, "pages").join(kept, "id")
 
 
 def tokens_column(settings: Settings) -> Any:
@@ -104,7 +108,7 @@ def tokens_column(settings: Settings) -> Any:
 
 
 def _write(df: Any, out_dir: str, settings: Settings, key: str = "id") -> None:
-    publish_dir(write_sorted_parquet(df, out_dir, settings.classify.output_parts, key), out_dir)
+    write_table(df, fs.Store(settings.storage), out_dir, settings.classify.output_parts, key)
 
 
 # ------------------------------------------------------------------------------------- seed
@@ -123,9 +127,7 @@ def seed_files(spec: str, key: str = "classify.seed_corpus") -> list[str]:
             continue
         if os.path.isdir(item):
             found = [
-                p
-                for p in glob.glob(os.path.join(item, "**", "*"), recursive=True)
-                if p.endswith(SEED_SUFFIXES)
+                p for p in glob.glob(fs.join(item, "**", "*"), recursive=True) if p.endswith(SEED_SUFFIXES)
             ]
         else:
             found = glob.glob(item, recursive=True)
@@ -180,7 +182,7 @@ def step_seed(session: Any, work: str, n: int, settings: Settings, seed_spec: st
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
-    out = os.path.join(iter_dir(work, n), "seed")
+    out = fs.join(iter_dir(work, n), "seed")
     summary: dict[str, Any] = {}
     if n == 1:
         docs, summary = read_corpus(session, seed_spec, settings, "classify.seed_corpus")
@@ -189,9 +191,9 @@ def step_seed(session: Any, work: str, n: int, settings: Settings, seed_spec: st
         seed = docs.withColumn("source", F.lit("initial"))
     else:
         prev = iter_dir(work, n - 1)
-        previous = session.read.parquet(os.path.join(prev, "seed"))
+        previous = run_table(session, settings, prev, "seed")
         matches = (
-            session.read.parquet(os.path.join(prev, "matches"))
+            run_table(session, settings, prev, "matches")
             .join(previous.select("id", F.lit(True).alias("in_seed")), "id", "left")
             .fillna(False, ["in_seed"])
         )
@@ -202,7 +204,7 @@ def step_seed(session: Any, work: str, n: int, settings: Settings, seed_spec: st
             ),
             schema,
         )
-        added = added.join(kept_pages(session, work).select("id", "text"), "id").select(
+        added = added.join(kept_pages(session, work, settings).select("id", "text"), "id").select(
             "id", "text", "source"
         )
         seed = previous.unionByName(added)
@@ -218,10 +220,10 @@ def step_seed(session: Any, work: str, n: int, settings: Settings, seed_spec: st
 # ------------------------------------------------------------------------------------ train
 
 
-def math_matched_ids(session: Any, folder: str) -> Any:
+def math_matched_ids(session: Any, folder: str, settings: Settings) -> Any:
     from pyspark.sql import functions as F
 
-    return session.read.parquet(os.path.join(folder, "matches")).filter(F.col("label") == "math").select("id")
+    return run_table(session, settings, folder, "matches").filter(F.col("label") == "math").select("id")
 
 
 def step_train(
@@ -235,7 +237,7 @@ def step_train(
     if not 0.0 <= c.negatives_corpus_share <= 1.0:
         raise ConfigError(f"classify.negatives_corpus_share: between 0 and 1, got {c.negatives_corpus_share}")
     folder = iter_dir(work, n)
-    seed = session.read.parquet(os.path.join(folder, "seed")).select("id", "text")
+    seed = run_table(session, settings, folder, "seed").select("id", "text")
     positives = seed.count()
     corpus, corpus_docs, corpus_summary = None, 0, {}
     if negatives_spec:
@@ -247,15 +249,19 @@ def step_train(
     from_corpus, from_crawl = negative_counts(
         positives, c.negatives_ratio, corpus_docs, c.negatives_corpus_share
     )
-    candidates = kept_pages(session, work).select("id", "text").join(seed.select("id"), "id", "left_anti")
+    candidates = (
+        kept_pages(session, work, settings).select("id", "text").join(seed.select("id"), "id", "left_anti")
+    )
     if n > 1:  # pages the annotators' math patterns matched are not random negatives
-        candidates = candidates.join(math_matched_ids(session, iter_dir(work, n - 1)), "id", "left_anti")
+        candidates = candidates.join(
+            math_matched_ids(session, iter_dir(work, n - 1), settings), "id", "left_anti"
+        )
     negatives = seeded_sample(candidates, from_crawl, c.negatives_seed).withColumn("origin", F.lit("crawl"))
     if corpus is not None and from_corpus:
         chosen = seeded_sample(corpus, from_corpus, c.negatives_seed).withColumn("origin", F.lit("corpus"))
         negatives = chosen.unionByName(negatives)
     negatives = negatives.localCheckpoint()
-    _write(negatives.select("id", "origin"), os.path.join(folder, "negatives"), settings)
+    _write(negatives.select("id", "origin"), fs.join(folder, "negatives"), settings)
 
     examples = (
         seed.select(F.lit(True).alias("is_math"), "id", "text")
@@ -267,16 +273,19 @@ def step_train(
     # held-out examples are not trained on: the passes are counted over the training share
     trained = round(count * (1 - c.holdout))
     params = replace(params, epoch=fasttext_epochs(trained, c.epoch, c.min_example_passes, c.max_epoch))
-    model_path = os.path.join(folder, "model.bin")
-    tmp_model = os.path.join(folder, ".model.bin.inflight")
+    store = fs.Store(settings.storage)
     started = time.monotonic()
-    metrics = train_examples(
-        ((r["is_math"], r["id"], r["text"]) for r in examples.toLocalIterator()),
-        params,
-        tmp_model,
-        settings.classify.histogram_bins,
-    )
-    os.replace(tmp_model, model_path)
+    with tempfile.TemporaryDirectory(prefix="mathmine-model-") as local:
+        # fastText writes a local file; the store publishes it (a rename, or one upload)
+        trained_model = os.path.join(local, "model.bin")
+        metrics = train_examples(
+            ((r["is_math"], r["id"], r["text"]) for r in examples.toLocalIterator()),
+            params,
+            trained_model,
+            settings.classify.histogram_bins,
+        )
+        model_bytes = os.path.getsize(trained_model)
+        store.upload(trained_model, fs.join(folder, "model.bin"))
     metrics.update(
         {
             "iteration": n,
@@ -290,10 +299,10 @@ def step_train(
     )
     if corpus_summary:
         metrics["negatives_corpus"] = corpus_summary
-    write_json_atomic(os.path.join(folder, "metrics.json"), metrics)
+    store.write_json(fs.join(folder, "metrics.json"), metrics)
     summary = {k: v for k, v in metrics.items() if k not in ("histograms", "fasttext")}
     summary["train_seconds"] = round(time.monotonic() - started, 2)
-    summary["model_bytes"] = os.path.getsize(model_path)
+    summary["model_bytes"] = model_bytes
     return summary
 
 
@@ -302,10 +311,10 @@ def step_score(
 ) -> dict[str, Any]:
     folder = iter_dir(work, n)
     return score_job.run(
-        os.path.join(work, "pages"),
-        os.path.join(work, "dedup"),
-        os.path.join(folder, "model.bin"),
-        os.path.join(folder, "scores"),
+        fs.join(work, "pages"),
+        fs.join(work, "dedup"),
+        fs.join(folder, "model.bin"),
+        fs.join(folder, "scores"),
         settings,
         factory=factory,
         output_parts=settings.classify.output_parts,
@@ -328,9 +337,9 @@ def step_recall(session: Any, work: str, n: int, settings: Settings, labels: str
 
     folder = iter_dir(work, n)
     rule = recall_rule(settings)
-    scores = session.read.parquet(os.path.join(folder, "scores"))
+    scores = run_table(session, settings, folder, "scores")
     scored = (
-        scores.join(kept_pages(session, work).select("id", "url", "text_chars"), "id")
+        scores.join(kept_pages(session, work, settings).select("id", "url", "text_chars"), "id")
         .withColumn("tokens", tokens_column(settings))
         .localCheckpoint()
     )
@@ -348,7 +357,7 @@ def step_recall(session: Any, work: str, n: int, settings: Settings, labels: str
         kept = scored.rdd.filter(lambda r: rule.recalls(r["score"]))
     recalled = session.createDataFrame(kept.map(lambda r: (r["id"], r["score"], r["tokens"])), schema)
     recalled = recalled.localCheckpoint()
-    _write(recalled, os.path.join(folder, "recalled"), settings)
+    _write(recalled, fs.join(folder, "recalled"), settings)
 
     bins = settings.classify.histogram_bins
     crawl = dict(
@@ -375,7 +384,7 @@ def step_recall(session: Any, work: str, n: int, settings: Settings, labels: str
     got = recalled.agg(
         F.count("*").alias("pages"), F.sum("tokens").alias("tokens"), F.min("score").alias("min_score")
     ).collect()[0]
-    metrics = read_json(os.path.join(folder, "metrics.json"))
+    metrics = fs.Store(settings.storage).read_json(fs.join(folder, "metrics.json"))
     summary: dict[str, Any] = {
         "rule": rule.rule,
         "value": rule.value,
@@ -394,12 +403,12 @@ def step_recall(session: Any, work: str, n: int, settings: Settings, labels: str
     for warning in summary["warnings"]:
         log.warning("iteration %d: %s", n, warning)
     if n > 1:
-        before = session.read.parquet(os.path.join(iter_dir(work, n - 1), "recalled")).select("id")
+        before = run_table(session, settings, iter_dir(work, n - 1), "recalled").select("id")
         both = recalled.select("id").join(before, "id").count()
         summary["previous"] = before.count()
         summary["overlap"] = round(overlap_share(both, summary["pages"]), 6)
     if labels:
-        truth = read_labels(session, labels)
+        truth = read_labels(session, labels, settings)
         marked = (
             scored.select("id", "url")
             .join(truth, "url", "left")
@@ -418,30 +427,42 @@ def step_recall(session: Any, work: str, n: int, settings: Settings, labels: str
     return summary
 
 
-def read_labels(session: Any, path: str) -> Any:
-    """(url, is_math) of a labels JSONL file (one label per URL: the first wins a clash)."""
-    from pyspark.sql import functions as F
+def read_labels(session: Any, path: str, settings: Settings) -> Any:
+    """(url, is_math) of a labels JSONL file, local or on an object store (one label per URL:
+    the first line wins a clash; a line that is not a JSON object with a string url is skipped)."""
     from pyspark.sql import types as T
 
+    store = fs.Store(settings.storage)
+
+    def parse(file: str) -> Any:
+        seen: set[str] = set()
+        for line in store.read_bytes(file).splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            url = row.get("url") if isinstance(row, dict) else None
+            if isinstance(url, str) and url not in seen:
+                seen.add(url)
+                value = row.get("is_math")
+                yield url, value if isinstance(value, bool) else None
+
     schema = T.StructType([T.StructField("url", T.StringType()), T.StructField("is_math", T.BooleanType())])
-    rows = session.read.schema(schema).json(path).filter(F.col("url").isNotNull())
-    return rows.groupBy("url").agg(F.first("is_math").alias("is_math"))
+    return session.createDataFrame(session.sparkContext.parallelize([path], 1).flatMap(parse), schema)
 
 
 # --------------------------------------------------------------------------------- patterns
 
 
-def page_flags(session: Any, work: str, n: int) -> Any:
+def page_flags(session: Any, work: str, n: int, settings: Settings) -> Any:
     """Deduplicated pages with host, path and whether iteration n recalled them and seeded them."""
     from pyspark.sql import functions as F
 
     folder = iter_dir(work, n)
-    recalled = session.read.parquet(os.path.join(folder, "recalled")).select(
-        "id", F.lit(True).alias("recalled")
-    )
-    seed = session.read.parquet(os.path.join(folder, "seed")).select("id", F.lit(True).alias("in_seed"))
+    recalled = run_table(session, settings, folder, "recalled").select("id", F.lit(True).alias("recalled"))
+    seed = run_table(session, settings, folder, "seed").select("id", F.lit(True).alias("in_seed"))
     return (
-        kept_pages(session, work)
+        kept_pages(session, work, settings)
         .select("id", "url", "host", "path")
         .join(recalled, "id", "left")
         .join(seed, "id", "left")
@@ -500,14 +521,14 @@ def step_patterns(
                 yield (row["id"], *found)
 
     schema = T.StructType([T.StructField(name, T.StringType()) for name in ("id", "source", "label")])
-    pages = page_flags(session, work, n).localCheckpoint()
+    pages = page_flags(session, work, n, settings).localCheckpoint()
     matched = (
         session.createDataFrame(pages.select("id", "host", "path").rdd.mapPartitions(match), schema)
         if len(patterns)
         else session.createDataFrame([], schema)
     )
     matched = matched.join(pages.select("id", "recalled", "in_seed"), "id").localCheckpoint()
-    _write(matched.select("id", "source", "label", "recalled"), os.path.join(out_folder, "matches"), settings)
+    _write(matched.select("id", "source", "label", "recalled"), fs.join(out_folder, "matches"), settings)
 
     table, warnings = pattern_effects(session, pages, patterns, shown)
     for warning in warnings:
@@ -522,7 +543,7 @@ def step_patterns(
     )
     by_source = {r["source"]: int(r["count"]) for r in additions.groupBy("source").count().collect()}
     by_source = dict(sorted(by_source.items()))
-    negatives = session.read.parquet(os.path.join(out_folder, "negatives")).select("id")
+    negatives = run_table(session, settings, out_folder, "negatives").select("id")
     return {
         "patterns": len(patterns),
         "math_patterns": sum(p.label == "math" for p in patterns),
@@ -548,13 +569,11 @@ def domain_stats(session: Any, work: str, n: int, settings: Settings) -> Any:
 
     d = settings.domains
     folder = iter_dir(work, n)
-    scores = session.read.parquet(os.path.join(folder, "scores"))
-    recalled = session.read.parquet(os.path.join(folder, "recalled")).select(
-        "id", F.lit(True).alias("recalled")
-    )
-    matched = session.read.parquet(os.path.join(folder, "matches")).select("id", F.lit(True).alias("matched"))
+    scores = run_table(session, settings, folder, "scores")
+    recalled = run_table(session, settings, folder, "recalled").select("id", F.lit(True).alias("recalled"))
+    matched = run_table(session, settings, folder, "matches").select("id", F.lit(True).alias("matched"))
     rows = (
-        kept_pages(session, work)
+        kept_pages(session, work, settings)
         .select("id", "domain", "host", "url", "path")
         .join(scores, "id", "left")
         .join(recalled, "id", "left")
@@ -583,21 +602,17 @@ def step_domains(
     stats = domain_stats(session, work, n, settings).persist()
     try:
         table = session.createDataFrame(stats.map(lambda s: s.to_row()), from_arrow_schema(arrow_schema()))
-        _write(table, os.path.join(folder, "domains"), settings, key="domain")
+        _write(table, fs.join(folder, "domains"), settings, key="domain")
         flagged: list[DomainStats] = sorted(stats.filter(lambda s: s.flagged).collect(), key=queue_order)
         domains = stats.count()
     finally:
         stats.unpersist()
     rows = queue_rows(flagged, settings.domains.min_prefix_pages)
-    tmp = os.path.join(folder, ".queue.tsv.inflight")
-    write_queue_tsv(rows, tmp)
-    os.replace(tmp, os.path.join(folder, "queue.tsv"))
-    if queue_dir:
-        os.makedirs(queue_dir, exist_ok=True)
-        shutil.copyfile(os.path.join(folder, "queue.tsv"), os.path.join(queue_dir, f".iter-{n:02d}.tsv.tmp"))
-        os.replace(
-            os.path.join(queue_dir, f".iter-{n:02d}.tsv.tmp"), os.path.join(queue_dir, f"iter-{n:02d}.tsv")
-        )
+    store = fs.Store(settings.storage)
+    text = queue_tsv(rows)
+    store.write_text(fs.join(folder, "queue.tsv"), text)
+    if queue_dir:  # the annotators' checkout gets a copy (a local folder under git)
+        store.write_text(fs.join(queue_dir, f"iter-{n:02d}.tsv"), text)
     queued = {r["domain"] for r in rows}
     return {
         "domains": domains,
@@ -643,10 +658,8 @@ def step_select(session: Any, work: str, last: int, settings: Settings) -> dict[
     from pyspark.sql import types as T
 
     folder = iter_dir(work, last)
-    matches = session.read.parquet(os.path.join(folder, "matches")).select("id", "source", "label")
-    recalled = session.read.parquet(os.path.join(folder, "recalled")).select(
-        "id", F.lit(True).alias("by_score")
-    )
+    matches = run_table(session, settings, folder, "matches").select("id", "source", "label")
+    recalled = run_table(session, settings, folder, "recalled").select("id", F.lit(True).alias("by_score"))
     both = recalled.join(matches, "id", "full").fillna(False, ["by_score"])
 
     def choose(row: Any) -> Any:
@@ -655,13 +668,15 @@ def step_select(session: Any, work: str, last: int, settings: Settings) -> dict[
 
     schema = T.StructType([T.StructField(name, T.StringType()) for name in ("id", "selected_by", "source")])
     chosen = session.createDataFrame(both.rdd.flatMap(choose), schema)
-    scores = session.read.parquet(os.path.join(folder, "scores"))
+    scores = run_table(session, settings, folder, "scores")
     corpus = (
-        chosen.join(kept_pages(session, work).select("id", "url", "domain", "text", "text_chars"), "id")
+        chosen.join(
+            kept_pages(session, work, settings).select("id", "url", "domain", "text", "text_chars"), "id"
+        )
         .join(scores, "id", "left")
         .select("id", "url", "domain", "text", "text_chars", "selected_by", "score", "source")
     ).localCheckpoint()
-    _write(corpus, os.path.join(work, "selected"), settings)
+    _write(corpus, fs.join(work, "selected"), settings)
     counts = {r["selected_by"]: int(r["count"]) for r in corpus.groupBy("selected_by").count().collect()}
     tokens = corpus.agg(F.sum(tokens_column(settings)).alias("t")).collect()[0]["t"]
     return {
@@ -674,13 +689,15 @@ def step_select(session: Any, work: str, last: int, settings: Settings) -> dict[
     }
 
 
-def page_snippets(session: Any, work: str, urls: list[str], ids: list[str]) -> dict[str, dict[str, str]]:
+def page_snippets(
+    session: Any, work: str, settings: Settings, urls: list[str], ids: list[str]
+) -> dict[str, dict[str, str]]:
     """Title (first line) and a snippet of the pages with these URLs or ids, for the report."""
     from pyspark.sql import functions as F
 
     if not urls and not ids:
         return {}
-    pages = kept_pages(session, work).select("id", "url", "text")
+    pages = kept_pages(session, work, settings).select("id", "url", "text")
     found = pages.filter(F.col("url").isin(urls) | F.col("id").isin(ids)).collect()
     out: dict[str, dict[str, str]] = {}
     for row in found:
@@ -695,6 +712,5 @@ def page_snippets(session: Any, work: str, urls: list[str], ids: list[str]) -> d
     return out
 
 
-def read_json(path: str | Path) -> dict[str, Any]:
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
+def read_json(settings: Settings, path: str) -> dict[str, Any]:
+    return fs.Store(settings.storage).read_json(path)

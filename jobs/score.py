@@ -7,26 +7,29 @@ The model file is shipped to the executors once (`addFile`); each Python worker 
 
 from __future__ import annotations
 
-import hashlib
+import itertools
 import logging
 import os
 import time
 from typing import Any
 
 from jobs.common import write_stats
+from pipeline import fs
 from pipeline.classify import load_model, score_texts
 from pipeline.config import Settings
-from pipeline.spark import SessionFactory, publish_dir, ship_as, write_sorted_parquet
+from pipeline.spark import SessionFactory, read_table, ship_as, write_table
 
 log = logging.getLogger(__name__)
 
 
-def _ship(session: Any, model_path: str) -> str:
-    """The model under a name unique to its path and version (a second model.bin in one session)."""
-    info = os.stat(model_path)
-    identity = f"{os.path.abspath(model_path)}:{info.st_size}:{info.st_mtime_ns}"
-    digest = hashlib.sha1(identity.encode()).hexdigest()
-    return ship_as(session, model_path, f"{digest[:16]}-{os.path.basename(model_path)}")
+_shipped = itertools.count()
+
+
+def _ship(session: Any, store: fs.Store, model_path: str) -> str:
+    """The model (local or on an object store) shipped under a name no earlier model of this
+    process used (Spark refuses a second file under one name)."""
+    with store.local_copy(model_path) as local:
+        return ship_as(session, local, f"model-{os.getpid()}-{next(_shipped):04d}-{os.path.basename(local)}")
 
 
 def run(pages_dir: str, dedup_dir: str, model_path: str, out_dir: str, settings: Settings,
@@ -40,9 +43,10 @@ def run(pages_dir: str, dedup_dir: str, model_path: str, out_dir: str, settings:
     factory = factory or SessionFactory(settings)
     session = factory.get()
     try:
-        model_name = _ship(session, model_path)
-        kept = session.read.parquet(dedup_dir).filter(F.col("keep")).select("id")
-        pages = session.read.parquet(pages_dir).select("id", "text").join(kept, "id")
+        store = fs.Store(settings.storage)
+        model_name = _ship(session, store, model_path)
+        kept = read_table(session, store, dedup_dir).filter(F.col("keep")).select("id")
+        pages = read_table(session, store, pages_dir).select("id", "text").join(kept, "id")
         schema = T.StructType([T.StructField("id", T.StringType()), T.StructField("score", T.FloatType())])
 
         def score(batches: Any) -> Any:
@@ -56,8 +60,7 @@ def run(pages_dir: str, dedup_dir: str, model_path: str, out_dir: str, settings:
         scores = pages.mapInPandas(score, schema).localCheckpoint()
         summary = scores.agg(F.count("*").alias("pages"), F.avg("score").alias("mean"),
                              F.sum((F.col("score") >= 0.5).cast("int")).alias("above_half")).collect()[0]
-        tmp = write_sorted_parquet(scores, out_dir, output_parts, "id")
-        publish_dir(tmp, out_dir)
+        write_table(scores, store, out_dir, output_parts, "id")
     finally:
         if own_factory:
             factory.stop()

@@ -38,6 +38,7 @@ class SparkSettings:
     ship_package: bool = True  # zip pipeline/ and addPyFile it when the master is not local
     python: str = ""  # interpreter for Python workers; empty: the one running the driver
     log_level: str = "WARN"
+    progress_every_s: float = 5.0  # a line on the driver's stderr per running stage; 0: none
     conf: dict[str, str] = field(default_factory=dict)  # extra spark.* settings, passed through
 
 

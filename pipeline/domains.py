@@ -635,19 +635,15 @@ def unescape_field(text: str) -> str:
     return _UNESCAPE.sub(_unescape_one, text)
 
 
-def write_queue_tsv(rows: Iterable[dict[str, Any]], path: str | Path) -> int:
-    """Write the queue as UTF-8 TSV with a header line (`QUEUE_COLUMNS`); return the rows written.
+def queue_tsv(rows: Iterable[dict[str, Any]]) -> str:
+    """The queue as UTF-8 TSV text with a header line (`QUEUE_COLUMNS`).
 
     Fields are backslash-escaped (`escape_field`), so a row is always exactly one line with
     exactly one tab between fields, whatever the URLs contain.
     """
-    count = 0
-    with open(path, "w", encoding="utf-8", newline="") as fh:
-        fh.write("\t".join(QUEUE_COLUMNS) + "\n")
-        for row in rows:
-            fh.write("\t".join(escape_field(row[col]) for col in QUEUE_COLUMNS) + "\n")
-            count += 1
-    return count
+    lines = ["\t".join(QUEUE_COLUMNS)]
+    lines += ["\t".join(escape_field(row[col]) for col in QUEUE_COLUMNS) for row in rows]
+    return "\n".join(lines) + "\n"
 
 
 def read_queue_tsv(path: str | Path) -> list[dict[str, str]]:

@@ -23,13 +23,11 @@ import html
 import io
 import math
 import numbers
-import os
 import unicodedata
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -640,25 +638,15 @@ def render_markdown(report: IterationReport) -> str:
 # Files
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write a temporary file beside `path` and rename it over, so a reader never sees half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+def write_report(report: IterationReport, out_dir: str, store: Any = None) -> tuple[str, str]:
+    """Write `report.html` and `report.md` into `out_dir` (local or on an object store, through
+    `pipeline.fs.Store`); returns both paths."""
+    from pipeline import fs
 
-
-def write_report(report: IterationReport, out_dir: str | Path) -> tuple[Path, Path]:
-    """Write `report.html` and `report.md` into `out_dir` (created if needed); returns both paths."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    store = store or fs.Store()
     # Render both before writing either, so a rendering error leaves the old files untouched.
     html_text, md_text = render_html(report), render_markdown(report)
-    html_path, md_path = out / "report.html", out / "report.md"
-    _write_atomic(html_path, html_text)
-    _write_atomic(md_path, md_text)
+    html_path, md_path = fs.join(str(out_dir), "report.html"), fs.join(str(out_dir), "report.md")
+    store.write_text(html_path, html_text)
+    store.write_text(md_path, md_text)
     return html_path, md_path

@@ -14,6 +14,8 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
+import time
 import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -51,20 +53,34 @@ def package_zip(dest_dir: str | None = None) -> str:
     return str(dest)
 
 
+def under_spark_submit() -> bool:
+    """True in a driver launched by spark-submit (its JVM is already up and holds the options)."""
+    return bool(os.environ.get("PYSPARK_GATEWAY_PORT"))
+
+
 class SessionFactory:
-    """Builds the one SparkSession a job uses, from `settings.spark`."""
+    """Builds the one SparkSession a job uses, from `settings.spark`.
+
+    Under spark-submit, options given on its command line (`--master`, `--conf`) win: a config
+    key is only applied where spark-submit left that key unset.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._session: Any = None
+        self._progress: StageProgress | None = None
 
     def get(self) -> Any:
         if self._session is not None and self._session.sparkContext._jsc is not None:
             return self._session  # still running (another factory may have stopped a shared one)
+        from pyspark import SparkConf
         from pyspark.sql import SparkSession
 
         spark_settings = self.settings.spark
-        master = spark_settings.master
+        given = SparkConf()  # under spark-submit: what its command line set; else empty
+        submitted = under_spark_submit()
+        master = given.get("spark.master", None) if submitted else None
+        master = master or spark_settings.master
         python = spark_settings.python or sys.executable
         # Workers must run the same interpreter (and so the same packages) as the driver.
         if spark_settings.python:
@@ -72,52 +88,165 @@ class SessionFactory:
         else:
             os.environ.setdefault("PYSPARK_PYTHON", python)
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-        builder = (
-            SparkSession.builder.master(master)
-            .appName(spark_settings.app_name)
-            .config("spark.driver.memory", spark_settings.driver_memory)
-            .config("spark.sql.shuffle.partitions", str(spark_settings.shuffle_partitions))
-            .config("spark.pyspark.python", python)
-            .config("spark.python.worker.reuse", "true")
-            .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.sql.session.timeZone", "UTC")
+        wanted: dict[str, str] = {
+            "spark.master": master,
+            "spark.app.name": spark_settings.app_name,
+            "spark.driver.memory": spark_settings.driver_memory,
+            "spark.sql.shuffle.partitions": str(spark_settings.shuffle_partitions),
+            "spark.pyspark.python": python,
+            "spark.python.worker.reuse": "true",
+            # Progress is ours (StageProgress): Spark's bar redraws one terminal line with \r,
+            # which a log file or CI console shows as one line at the end.
+            "spark.ui.showConsoleProgress": "false",
+            "spark.sql.session.timeZone": "UTC",
             # Tokenizers' Rust pool takes every core of the machine per call; Spark already runs
             # one task per core, so each task encodes on one thread.
-            .config("spark.executorEnv.TOKENIZERS_PARALLELISM", "false")
-        )
+            "spark.executorEnv.TOKENIZERS_PARALLELISM": "false",
+        }
         if is_local(master):
             os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-            builder = (
-                builder.config("spark.driver.host", "127.0.0.1")
-                .config("spark.driver.bindAddress", "127.0.0.1")
-                .config("spark.ui.enabled", "false")
-            )
-        for key, value in spark_settings.conf.items():
+            wanted.update({
+                "spark.driver.host": "127.0.0.1",
+                "spark.driver.bindAddress": "127.0.0.1",
+                "spark.ui.enabled": "false",
+            })
+        wanted.update({str(k): str(v) for k, v in spark_settings.conf.items()})
+        builder = SparkSession.builder
+        for key, value in wanted.items():
+            if submitted and given.contains(key):
+                continue  # spark-submit's --master / --conf win over the config
             builder = builder.config(key, value)
         session = builder.getOrCreate()
         session.sparkContext.setLogLevel(spark_settings.log_level)
-        if spark_settings.ship_package and not is_local(master):
+        if spark_settings.ship_package and not is_local(session.sparkContext.master):
             shipped = package_zip()
             session.sparkContext.addPyFile(shipped)
             log.info("shipped %s to the executors", shipped)
         self._session = session
+        self._progress = StageProgress(session.sparkContext, spark_settings.progress_every_s)
+        self._progress.start()
         return session
 
     def stop(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
         if self._session is not None:
             self._session.stop()
             self._session = None
 
 
-def run_per_item(session: Any, items: Sequence[T], func: Callable[[T], R]) -> list[R]:
-    """Run `func` on every item, one Spark task per item; results come back in item order."""
+class StageProgress(threading.Thread):
+    """Prints the running Spark stages (tasks done / total) on the driver's stderr every few
+    seconds, and drains per-task lines (`report`) handed back by `run_per_item`."""
+
+    def __init__(self, sc: Any, every_s: float) -> None:
+        super().__init__(name="mathmine-progress", daemon=True)
+        self.sc, self.every_s = sc, every_s
+        self._stop_event = threading.Event()
+
+    def line(self) -> str | None:
+        tracker = self.sc.statusTracker()
+        parts = []
+        for stage_id in sorted(tracker.getActiveStageIds()):
+            info = tracker.getStageInfo(stage_id)
+            if info is None:
+                continue
+            name = (info.name or "").split(" at ")[0]
+            named = f" ({name})" if name and not name.startswith("$") else ""  # Spark's internal names say nothing
+            parts.append(f"stage {stage_id}{named}: {info.numCompletedTasks}/{info.numTasks} tasks"
+                         f"{f', {info.numActiveTasks} running' if info.numActiveTasks else ''}")
+        if not parts:
+            # no Spark stage: the driver itself works (fastText training, a report): say so
+            return f"{ACTIVITY['now']}: working on the driver" if ACTIVITY["now"] else None
+        return (f"{ACTIVITY['now']}: " if ACTIVITY["now"] else "") + "; ".join(parts)
+
+    def run(self) -> None:
+        if self.every_s <= 0:
+            return
+        while not self._stop_event.wait(self.every_s):
+            try:
+                text = self.line()
+            except Exception:  # the context is stopping under us
+                return
+            if text:
+                progress(f"spark: {text}")
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+
+# What the driver is doing now (the step runner sets it), shown with the stage lines.
+ACTIVITY: dict[str, str] = {"now": ""}
+
+
+def progress(line: str) -> None:
+    """One progress line on the driver's console (stderr, flushed: a pipe or a log file shows it)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {line}", file=sys.stderr, flush=True)
+
+
+def run_per_item(session: Any, items: Sequence[T], func: Callable[[T], R],
+                 describe: Callable[[R, int, int], str] | None = None) -> list[R]:
+    """Run `func` on every item, one Spark task per item; results come back in item order.
+
+    With `describe`, each result is handed to the driver as its task finishes (partitions are
+    fetched as they complete, not at the end) and `describe(result, done, total)` is printed."""
     if not items:
         return []
     sc = session.sparkContext
     indexed = list(enumerate(items))
-    rdd = sc.parallelize(indexed, numSlices=len(indexed))
-    results = rdd.map(lambda pair: (pair[0], func(pair[1]))).collect()
+    rdd = sc.parallelize(indexed, numSlices=len(indexed)).map(lambda pair: (pair[0], func(pair[1])))
+    results = rdd.collect() if describe is None else _collect_reporting(sc, rdd, len(indexed), describe)
     return [result for _, result in sorted(results, key=lambda pair: pair[0])]
+
+
+def _collect_reporting(sc: Any, rdd: Any, total: int, describe: Callable[[Any, int, int], str]) -> list[Any]:
+    """collect() that prints a line per finished partition: a Python accumulator carries each
+    task's result to the driver when the task ends; this thread prints them while collect runs."""
+    from pyspark.accumulators import AccumulatorParam
+
+    class Lines(AccumulatorParam):
+        def zero(self, value: list) -> list:
+            return []
+
+        def addInPlace(self, a: list, b: list) -> list:
+            a.extend(b)
+            return a
+
+    finished = sc.accumulator([], Lines())
+
+    def tell(pairs: Any) -> Any:
+        out = list(pairs)
+        finished.add([pair for pair in out])
+        return out
+
+    shown = 0
+    results: list[Any] = []
+    done = threading.Event()
+    failure: list[BaseException] = []
+
+    def collect() -> None:
+        try:
+            results.extend(rdd.mapPartitions(tell).collect())
+        except BaseException as exc:  # re-raised on the calling thread
+            failure.append(exc)
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=collect, name="mathmine-collect", daemon=True)
+    worker.start()
+    while True:
+        ended = done.wait(0.5)
+        current = list(finished.value)
+        for _index, result in current[shown:]:
+            shown += 1
+            progress(describe(result, shown, total))
+        if ended:
+            break
+    worker.join()
+    if failure:
+        raise failure[0]
+    return results
 
 
 def where_tasks_import(session: Any, module: str = "pipeline") -> list[str]:
@@ -132,28 +261,66 @@ def where_tasks_import(session: Any, module: str = "pipeline") -> list[str]:
     return sorted(set(sc.parallelize(range(2), 2).map(locate).collect()))
 
 
-def write_sorted_parquet(df: Any, out_dir: str, parts: int, key: str) -> str:
-    """Write `df` as `parts` Parquet files sorted by `key`, named part-00000.parquet ..., into a
-    temporary folder beside `out_dir`; return that folder (publish it with `publish_dir`).
+def read_table(session: Any, store: Any, folder: str) -> Any:
+    """The Parquet table in `folder` as a DataFrame, on any store `pipeline.fs.Store` serves.
 
-    Hash partitioning on `key` and a sort inside each partition make the files' contents and
-    names a function of the rows alone: the same rows give the same bytes on any cluster shape.
+    A local folder is read by Spark's own reader. On an object store (no Hadoop connector needed)
+    the files the completion marker lists are read by Python tasks with pyarrow, one task per
+    file, under the schema of the first file: the same rows either way.
     """
+    from pipeline import fs
+
+    if not fs.is_remote(folder):
+        return session.read.parquet(fs.local_path(folder))
+    import pyarrow.parquet as pq
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    files = store.files(folder, ".parquet")
+    if not files:
+        raise FileNotFoundError(f"{folder}: no Parquet file in this folder")
+    arrow_schema = pq.read_schema(_arrow_buffer(store.read_bytes(files[0])))
+    schema = from_arrow_schema(arrow_schema)
+    names = arrow_schema.names
+
+    def rows(path: str) -> Any:
+        table = pq.read_table(_arrow_buffer(store.read_bytes(path)))
+        for row in table.to_pylist():
+            yield tuple(row.get(name) for name in names)
+
+    rdd = session.sparkContext.parallelize(files, len(files)).flatMap(rows)
+    return session.createDataFrame(rdd, schema)
+
+
+def _arrow_buffer(data: bytes) -> Any:
+    import pyarrow as pa
+
+    return pa.BufferReader(data)
+
+
+def parquet_bytes(table: Any, **options: Any) -> bytes:
+    """A pyarrow table as the bytes of one zstd Parquet file (to hand to `Store.write_bytes`)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
+
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, **{"compression": "zstd", **options})
+    return sink.getvalue().to_pybytes()
+
+
+def write_sorted_parquet(df: Any, store: Any, out_dir: str, parts: int, key: str) -> str:
+    """Write `df` as `parts` Parquet files sorted by `key`, named part-00000.parquet ..., into a
+    temporary folder beside `out_dir` through `store`; return that folder (publish it with
+    `store.publish_dir`).
+
+    Hash partitioning on `key` and a sort inside each partition make the files' contents and
+    names a function of the rows alone: the same rows give the same bytes on any cluster shape
+    and on any store.
+    """
+    import pyarrow as pa
     from pyspark.sql.pandas.types import to_arrow_schema
 
     ordered = df.repartition(parts, key).sortWithinPartitions(key)
-    if "://" in out_dir and not out_dir.startswith("file://"):
-        # A cluster URI (s3a://, hdfs://): Spark's own writer, same rows and order, but its file
-        # names carry a random job id, so only the contents are reproducible there.
-        ordered.write.mode("overwrite").parquet(out_dir)
-        return out_dir
-    out_dir = out_dir.removeprefix("file://")
-    tmp = out_dir.rstrip("/") + ".inflight"
-    if os.path.exists(tmp):
-        shutil.rmtree(tmp)
-    os.makedirs(tmp)
+    tmp = store.temp_folder(out_dir)
     schema = to_arrow_schema(df.schema)
     names = schema.names
 
@@ -165,7 +332,7 @@ def write_sorted_parquet(df: Any, out_dir: str, parts: int, key: str) -> str:
                 columns[name].append(row[name])
             count += 1
         table = pa.Table.from_pydict(columns, schema=schema)
-        pq.write_table(table, os.path.join(tmp, f"part-{index:05d}.parquet"), compression="zstd")
+        store.write_bytes(f"{tmp}/part-{index:05d}.parquet", parquet_bytes(table))
         yield count
 
     written = sum(ordered.rdd.mapPartitionsWithIndex(write).collect())
@@ -187,16 +354,6 @@ def ship_as(session: Any, path: str, name: str) -> str:
             shutil.copyfile(path, staging)
     session.sparkContext.addFile(staging, recursive=os.path.isdir(path))
     return name
-
-
-def publish_dir(tmp: str, out_dir: str) -> None:
-    """Swap a finished temporary folder into place (a rerun replaces an older output whole)."""
-    if tmp == out_dir:
-        return
-    out_dir = out_dir.removeprefix("file://")
-    if os.path.exists(out_dir):
-        shutil.rmtree(out_dir)
-    os.replace(tmp, out_dir)
 
 
 def seeded_sample(df: Any, wanted: int, seed: int, key: str = "id") -> Any:
@@ -243,3 +400,8 @@ def ranked_with_totals(df: Any, session: Any) -> Any:
         T.StructField("tokens_before", T.LongType()),
     ])
     return session.createDataFrame(ordered.rdd.mapPartitionsWithIndex(number), schema)
+
+
+def write_table(df: Any, store: Any, out_dir: str, parts: int, key: str) -> None:
+    """`write_sorted_parquet` then publish: `out_dir` is replaced whole, with its completion marker."""
+    store.publish_dir(write_sorted_parquet(df, store, out_dir, parts, key), out_dir)

@@ -39,3 +39,11 @@ def spark_factory():
     factory = SessionFactory(load_settings(None, ["spark.master=local[2]"]))
     yield factory
     factory.stop()
+
+
+def step_stats(work: Path | str, name: str) -> dict:
+    """The stats a finished step of a run folder wrote (the file its state.json entry names)."""
+    from jobs.steps import read_step_stats
+    from pipeline import fs
+
+    return read_step_stats(fs.Store(), str(work), name)

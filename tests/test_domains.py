@@ -37,11 +37,11 @@ from pipeline.domains import (
     path_prefixes,
     queue_order,
     queue_rows,
+    queue_tsv,
     read_queue_tsv,
     spark_combiners,
     suggested_pattern,
     unescape_field,
-    write_queue_tsv,
 )
 from pipeline.ingest import split_url
 from tests.conftest import data_path
@@ -275,8 +275,8 @@ def test_shuffled_input_gives_identical_output(rows, stats, tmp_path):
     again = aggregate_domains(shuffled)
     assert again == stats  # dataclass equality: every count, prefix and example
     assert [s.to_row() for s in again] == [s.to_row() for s in stats]
-    write_queue_tsv(queue_rows(stats), tmp_path / "a.tsv")
-    write_queue_tsv(queue_rows(again), tmp_path / "b.tsv")
+    (tmp_path / "a.tsv").write_text(queue_tsv(queue_rows(stats)), encoding="utf-8")
+    (tmp_path / "b.tsv").write_text(queue_tsv(queue_rows(again)), encoding="utf-8")
     assert (tmp_path / "a.tsv").read_bytes() == (tmp_path / "b.tsv").read_bytes()
 
 
@@ -374,7 +374,8 @@ def test_queue_is_sorted_as_documented(sidecars, rows, tmp_path):
     assert int(book[0]["prefix_matched"]) == sum(r[6] for r in rows) > 0
 
     path = tmp_path / "queue.tsv"
-    assert write_queue_tsv(rows_out, path) == len(rows_out)
+    path.write_text(queue_tsv(rows_out), encoding="utf-8")
+    assert len(path.read_text(encoding="utf-8").splitlines()) == len(rows_out) + 1
     back = read_queue_tsv(path)
     assert [{k: str(v) for k, v in r.items()} for r in rows_out] == back
     first = back[0]
@@ -390,7 +391,7 @@ def test_queue_is_sorted_as_documented(sidecars, rows, tmp_path):
     covered = aggregate_domains([(*r[:6], True) for r in noisy], min_pages=2, top_prefixes=4)
     assert [s.domain for s in covered if s.flagged] == [s.domain for s in flagged]
     assert queue_rows(covered) == []
-    write_queue_tsv([], tmp_path / "empty.tsv")
+    (tmp_path / "empty.tsv").write_text(queue_tsv([]), encoding="utf-8")
     assert (tmp_path / "empty.tsv").read_text() == "\t".join(QUEUE_COLUMNS) + "\n"
 
 
@@ -410,7 +411,7 @@ def test_tsv_cannot_be_broken_by_hostile_urls(rows, tmp_path: Path):
     out = queue_rows(stats)
     assert {r["domain"] for r in out} == {BOOK, "evil.example"}
     target = tmp_path / "queue.tsv"
-    write_queue_tsv(out, target)
+    target.write_text(queue_tsv(out), encoding="utf-8")
     lines = target.read_bytes().split(b"\n")
     assert lines[-1] == b"" and len(lines) - 2 == len(out)
     assert all(line.count(b"\t") == len(QUEUE_COLUMNS) - 1 for line in lines[:-1])

@@ -7,6 +7,7 @@ import json
 import pyarrow.parquet as pq
 
 from jobs.cli import main
+from tests.conftest import step_stats
 
 
 def test_iterate_runs_every_step_then_resumes(tmp_path, spark_factory, capsys):
@@ -26,24 +27,24 @@ def test_iterate_runs_every_step_then_resumes(tmp_path, spark_factory, capsys):
     # data, so it is not run and the loop has converged.
     assert set(steps) == {"sample", "ingest", "dedup", "select", "decontaminate", "tokenize"} | loop_steps
     assert "would train on exactly iteration 2's data" in out
-    first, second = steps["iter-01/recall"]["summary"], steps["iter-02/recall"]["summary"]
+    first, second = step_stats(work, "iter-01/recall"), step_stats(work, "iter-02/recall")
     # The classifier ranks: scores spread out (the old default gave every page 0.5 +- 1e-5).
     assert first["spread"]["p90"] - first["spread"]["p10"] > 0.3 and first["spread"]["distinct"] > 100
-    assert steps["iter-01/train"]["summary"]["auc"] >= 0.95 and steps["iter-01/train"]["summary"]["epochs"] > 3
-    added = steps["iter-01/patterns"]["summary"]["additions"]
-    assert added > 10 and steps["iter-02/seed"]["summary"]["docs"] == 300 + added
+    assert step_stats(work, "iter-01/train")["auc"] >= 0.95 and step_stats(work, "iter-01/train")["epochs"] > 3
+    added = step_stats(work, "iter-01/patterns")["additions"]
+    assert added > 10 and step_stats(work, "iter-02/seed")["docs"] == 300 + added
     # Measured (seed 20240501): recall 42.3% -> 85.3% of the 156 math pages, precision 100% both times.
     assert second["labels"]["recalled_math"] >= first["labels"]["recalled_math"] + 15, (first, second)
     assert second["labels"]["precision"] >= first["labels"]["precision"] - 0.02
-    table = steps["iter-01/patterns"]["summary"]["per_pattern"]
+    table = step_stats(work, "iter-01/patterns")["per_pattern"]
     assert [r["where"].rsplit("/", 1)[-1] for r in table][:2] == ["sample-annotator.tsv:2", "sample-annotator.tsv:3"]
-    assert all(r["matched"] > 0 for r in table) and steps["iter-01/patterns"]["summary"]["warnings"] == []
+    assert all(r["matched"] > 0 for r in table) and step_stats(work, "iter-01/patterns")["warnings"] == []
     assert (work / "iter-02" / "report.html").exists() and (tmp_path / "annotation" / "queue" / "iter-02.tsv").exists()
     pages = pq.read_table(work / "pages")
     dedup = pq.read_table(work / "dedup")
-    assert dedup.num_rows == pages.num_rows == state["steps"]["ingest"]["summary"]["pages_kept"]
+    assert dedup.num_rows == pages.num_rows == step_stats(work, "ingest")["pages_kept"]
     assert sorted(dedup.column("id").to_pylist()) == sorted(pages.column("id").to_pylist())
-    assert state["steps"]["dedup"]["summary"]["near_duplicates"] > 0
+    assert step_stats(work, "dedup")["near_duplicates"] > 0
     before = {p: p.read_bytes() for p in sorted(work.glob("*/*.parquet"))}
 
     assert main(args) == 0

@@ -13,7 +13,7 @@ from pipeline.config import load_settings
 from pipeline.domains import read_queue_tsv
 from tests.bench.loop_crawl import build_labelled_crawl, read_labels
 from tests.bench.loop_eval import eval_settings, run_loop
-from tests.conftest import data_path
+from tests.conftest import data_path, step_stats
 
 
 def _recalled_math(work, n: int, labels: dict[str, bool]) -> tuple[int, int]:
@@ -43,7 +43,6 @@ def test_annotations_make_iteration_2_recall_more_real_math(small_eval):
     assert built["math_pages"] == 42 and built["math_share"] < 0.2
     labels = read_labels(root / "crawl" / "labels.jsonl")
     work, annotation = root / "work", root / "annotation"
-    state = json.loads((work / "state.json").read_text())
 
     # Iteration 1 flagged bookofproofs; the annotator pasted the queue's suggested pattern for its
     # math section, and that row has now left the queue (all its pages are matched).
@@ -54,7 +53,7 @@ def test_annotations_make_iteration_2_recall_more_real_math(small_eval):
     assert "bookofproofs.github.io/branches/*" not in {r["suggested_pattern"] for r in queue}
 
     # The annotator's pattern grows the seed with the unrecalled branch pages, never the biographies.
-    patterns = state["steps"]["iter-01/patterns"]["summary"]
+    patterns = step_stats(work, "iter-01/patterns")
     matches = pq.read_table(work / "iter-01" / "matches").to_pylist()
     urls = {r["id"]: r["url"] for r in pq.read_table(work / "pages", columns=["id", "url"]).to_pylist()}
     assert {urls[m["id"]].split("/")[3] for m in matches} == {"branches"}
@@ -70,7 +69,7 @@ def test_annotations_make_iteration_2_recall_more_real_math(small_eval):
     print(f"true math pages recalled: iteration 1 {first}, iteration 2 {second}")
     assert first[1] == second[1]  # the same budget (top_pages), so more math is also better precision
     assert second[0] >= first[0] + 10, (first, second)
-    assert state["steps"]["iter-02/recall"]["summary"]["labels"]["recalled_math"] == second[0]
+    assert step_stats(work, "iter-02/recall")["labels"]["recalled_math"] == second[0]
     assert "would train on exactly iteration 2's data" in result["summary"]["converged"]
 
     # Then selection (recalled + pattern pages), decontamination (real benchmarks), tokenization.
@@ -78,9 +77,9 @@ def test_annotations_make_iteration_2_recall_more_real_math(small_eval):
     by = Counter(r["selected_by"] for r in selected)
     assert {m["id"] for m in matches} <= {r["id"] for r in selected}
     assert by["score"] + by["pattern"] == len(selected) == result["summary"]["select"]["pages"]
-    decontam = state["steps"]["decontaminate"]["summary"]
+    decontam = step_stats(work, "decontaminate")
     assert decontam["invariant_holds"] and decontam["pages_in"] == len(selected)
-    tokenized = state["steps"]["tokenize"]["summary"]
+    tokenized = step_stats(work, "tokenize")
     assert tokenized["documents"] == decontam["pages_out"] and tokenized["tokens"] > 0
     report = (work / "iter-01" / "report.html").read_text()
     assert "bookofproofs.github.io" in report and "pattern:simulated.tsv:" in report
@@ -97,8 +96,7 @@ def test_a_pattern_with_a_typo_is_reported_and_its_domain_stays_queued(small_eva
     settings = eval_settings(root / "crawl", annotation, ["recall.rule=top_pages", "recall.top_pages=54"])
     with pytest.raises(iterate.StopRequested):
         iterate.run(settings, str(root / "work"), iterations=1, stop_after="iter-01/domains")
-    state = json.loads((root / "work" / "state.json").read_text())
-    patterns = state["steps"]["iter-01/patterns"]["summary"]
+    patterns = step_stats(root / "work", "iter-01/patterns")
     where = f"{annotation / 'url_patterns' / 'typo.tsv'}:1"
     assert patterns["warnings"] == [f"{where}: pattern 'bookofprofs.github.io/branches/*' (math) matches no page "
                                     "of this crawl (a typo in the host or path?)"]

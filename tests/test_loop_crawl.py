@@ -11,7 +11,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from pipeline.annotation import load_patterns
-from pipeline.domains import QUEUE_COLUMNS, read_queue_tsv, write_queue_tsv
+from pipeline.domains import QUEUE_COLUMNS, queue_tsv, read_queue_tsv
 from pipeline.warc import clean_target_uri
 from tests.bench import loop_crawl
 from tests.bench.loop_crawl import build_labelled_crawl, simulated_annotator, write_pattern_file
@@ -232,7 +232,7 @@ def test_annotator_through_queue_file(bop_urls: tuple[list[str], list[str]], tmp
     rows[0]["recalled_examples"] = f"0.9000:{branches[0]} 0.8000:https://bookofproofs.github.io/branches/with%20a%09tab.html"
     rows[0]["unrecalled_examples"] = f"0.1000:{history[0]}"
     queue = tmp_path / "queue.tsv"
-    write_queue_tsv(rows, queue)
+    queue.write_text(queue_tsv(rows), encoding="utf-8")
     lines = simulated_annotator(read_queue_tsv(queue), labels)
     assert [line.split("\t")[:3] for line in lines] == [["bookofproofs.github.io/branches/*", "math",
                                                          "simulated-annotator"]]

@@ -6,6 +6,7 @@ import base64
 import html
 import math
 import re
+from pathlib import Path
 
 import pytest
 
@@ -181,7 +182,7 @@ def test_http_urls_are_links() -> None:
 
 def test_write_report(tmp_path, rendered: tuple[str, str]) -> None:
     out = tmp_path / "iter-03"
-    html_path, md_path = write_report(hostile_report(), out)
+    html_path, md_path = (Path(p) for p in write_report(hostile_report(), str(out)))
     assert (html_path, md_path) == (out / "report.html", out / "report.md")
     assert html_path.read_bytes() == rendered[0].encode() and md_path.read_bytes() == rendered[1].encode()
     empty = IterationReport(iteration=1)

@@ -1,4 +1,4 @@
-"""Tests for pipeline.sample: the deterministic demo crawl."""
+"""Tests for the sample package: the deterministic demo crawl."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from pipeline.sample import MARKUPS, build_sample
+from sample import MANIFEST, MARKUPS, build_sample
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,8 @@ def test_byte_identical_across_builds(tmp_path: Path) -> None:
     s1 = build_sample(tmp_path / "a")
     s2 = build_sample(tmp_path / "b")
     d1, d2 = _digests(tmp_path / "a"), _digests(tmp_path / "b")
-    assert len(d1) == 4 + 5  # WARCs; labels, seed, negatives, benchmark, the demo annotator's patterns
+    # WARCs; labels, seed, negatives, benchmark, the demo annotator's patterns, the manifest
+    assert len(d1) == 4 + 5 + 1
     assert d1 == d2
     assert {k: v for k, v in s1.items() if k != "warc_files"} == \
         {k: v for k, v in s2.items() if k != "warc_files"}
@@ -226,10 +227,55 @@ def test_near_duplicates_and_benchmark_quotes(built: tuple[Path, dict], labels: 
 
 
 def test_cli_prints_summary(tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "pipeline.sample", str(tmp_path), "--seed", "7"],
+    out = subprocess.run([sys.executable, "-m", "sample", str(tmp_path), "--seed", "7"],
                          check=True, capture_output=True, text=True).stdout
     summary = json.loads(out)
     assert summary["pages"] > 250 and len(summary["warc_files"]) == 4
+    assert (tmp_path / MANIFEST).is_file()
+
+
+def test_manifest_names_what_the_sample_wrote(built: tuple[Path, dict]) -> None:
+    out, summary = built
+    text = (out / MANIFEST).read_text("utf-8")
+    manifest = json.loads(text)
+    assert text == json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    assert manifest["summary"] == {k: v for k, v in summary.items() if k != "warc_files"}
+    # every path is relative to the sample folder and names something that exists
+    assert (out / manifest["warc"]).is_dir() and manifest["warc"] == "warc/"
+    assert manifest["warc_files"] == [Path(p).relative_to(out).as_posix() for p in summary["warc_files"]]
+    assert sorted(p.relative_to(out).as_posix() for p in (out / manifest["warc"]).glob("*.warc.gz")) == \
+        sorted(manifest["warc_files"])
+    for key in ("seed_corpus", "negatives_corpus", "labels"):
+        assert not Path(manifest[key]).is_absolute() and (out / manifest[key]).is_file(), key
+    assert (out / manifest["benchmarks_root"]).is_dir()
+    assert [b["name"] for b in manifest["benchmarks"]] == ["sample_bench"]
+    for bench in manifest["benchmarks"]:
+        rows = [json.loads(x) for x in
+                (out / manifest["benchmarks_root"] / bench["file"]).read_text("utf-8").splitlines()]
+        assert rows and all({bench["id_field"], *bench["fields"]} <= set(r) for r in rows)
+        assert bench["language"] == "en"
+    assert list((out / manifest["url_patterns"]).glob("*.tsv"))
+
+
+def test_pipeline_never_imports_the_sample() -> None:
+    """pipeline/ ships to Spark executors; the demo generator must stay out of it."""
+    import ast
+
+    import pipeline
+
+    root = Path(pipeline.__file__).parent
+    assert not (root / "sample.py").exists() and not (root / "sample").exists()
+    offenders = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"), str(path))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            else:
+                continue
+            offenders += [f"{path.relative_to(root)}: {n}" for n in names if n.split(".")[0] == "sample"]
+    assert offenders == []
 
 
 def test_demo_annotator_patterns_lint_and_each_matches_sample_pages(built: tuple[Path, dict],

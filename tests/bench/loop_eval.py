@@ -30,7 +30,7 @@ from jobs import iterate
 from pipeline.config import load_settings
 from pipeline.domains import read_queue_tsv
 from tests.bench.loop_crawl import build_labelled_crawl, read_labels, simulated_annotator, write_pattern_file
-from tests.conftest import DATA
+from tests.conftest import DATA, step_stats
 
 
 def eval_settings(crawl: Path, annotation: Path, overrides: list[str] = ()) -> Any:
@@ -65,19 +65,18 @@ def run_loop(crawl: Path, work: Path, annotation: Path, rounds: int, overrides: 
             break
         lines += new
         write_pattern_file(lines, patterns_file)
-    state = json.loads((work / "state.json").read_text())
-    return {"summary": summary, "rounds": history, "patterns": lines, "table": iteration_table(state)}
+    return {"summary": summary, "rounds": history, "patterns": lines, "table": iteration_table(work)}
 
 
-def iteration_table(state: dict[str, Any]) -> list[dict[str, Any]]:
-    steps = state["steps"]
+def iteration_table(work: Path) -> list[dict[str, Any]]:
+    steps = json.loads((work / "state.json").read_text())["steps"]
     rows = []
     n = 1
     while f"iter-{n:02d}/recall" in steps:
-        seed = steps[f"iter-{n:02d}/seed"]["summary"]
-        train = steps[f"iter-{n:02d}/train"]["summary"]
-        recall = steps[f"iter-{n:02d}/recall"]["summary"]
-        patterns = steps.get(f"iter-{n:02d}/patterns", {}).get("summary", {})
+        seed = step_stats(work, f"iter-{n:02d}/seed")
+        train = step_stats(work, f"iter-{n:02d}/train")
+        recall = step_stats(work, f"iter-{n:02d}/recall")
+        patterns = step_stats(work, f"iter-{n:02d}/patterns") if f"iter-{n:02d}/patterns" in steps else {}
         known = recall.get("labels") or {}
         rows.append({
             "iteration": n, "seed": seed["docs"], "auc": train.get("auc"), "epochs": train.get("epochs"),

@@ -1,0 +1,3 @@
+from sample.build import main
+
+main()
