@@ -1,19 +1,23 @@
 """`make benchmarks`: fetch the decontamination benchmark sets from their public repositories.
 
 Every file under the root (default data/benchmarks/, git-ignored: the project never ships benchmark data)
-is pinned twice: its source is a URL at a fixed commit (or a fixed PyPI release), and its bytes must hash
-to the sha256 of the staged copy described in ../shared/data/benchmarks/SOURCE.md. Most files are plain
-downloads; three are derived exactly as SOURCE.md says:
+is pinned twice, in its entry of conf/benchmarks.yaml (read by `pipeline.decontam.load_benchmark_specs`,
+the decontaminator's own loader): its `source` is a URL at a fixed commit (or a fixed PyPI release), and
+its bytes must hash to its `sha256`, that of the staged copy described in ../shared/data/benchmarks/SOURCE.md.
+Most files are plain downloads; three are derived exactly as SOURCE.md says:
 
-- mgsm/mgsm_all.jsonl: the 11 MGSM TSVs (fetched into mgsm/tsv/) as JSONL, fields lang/idx/question/answer;
+- mgsm/mgsm_all.jsonl: the 11 MGSM TSVs (the source's `parts`, fetched into mgsm/tsv/) as JSONL, fields
+  lang/idx/question/answer;
 - math/train.jsonl: the 7,500 per-problem JSON files of the original MATH train split (aiwaves-cn/agents)
   concatenated in subject/number order, with a `source_file` field added;
 - extra_math_evals/champ.jsonl: the `problems` of champ_dataset/dataset_files/v0.json from the PyPI wheel
   champ-dataset 1.0.0, keeping id, category, problem text, answer and the solution steps' texts.
 
-Files already present with the right hash are skipped; each file is written atomically after its hash
-checks out, so a bad download never lands in the root. Train splits are fetched too but marked `train`:
-they are near-duplicate material, not decontamination targets.
+Files already present with the right hash are skipped; each file is written (through `pipeline.fs.Store`,
+atomically) only after its hash checks out, so a bad download never lands in the root. Requests are
+retried by the storage layer (`pipeline.storage`: back-off on 429/5xx, timeouts and dropped connections).
+Train splits (`train_splits:` in the YAML) are fetched too but marked `train`: they are near-duplicate
+material, not decontamination targets.
 
 Exit codes: 0 all present, 1 some file failed, 2 bad arguments, 3 the sources cannot be reached.
 """
@@ -26,26 +30,25 @@ import hashlib
 import http.client
 import io
 import json
-import os
 import socket
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from pipeline import fs, storage
+from pipeline.config import StorageSettings
+from pipeline.decontam import BenchmarkSource, DecontamError, load_benchmark_specs
 
 GITHUB_RAW = "https://raw.githubusercontent.com"
 PYPI = "https://pypi.org"
+CONF = Path(__file__).resolve().parent.parent / "conf" / "benchmarks.yaml"
 EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
-# Worth another try: the server answered but was busy, or the connection broke mid-transfer.
-RETRY_HTTP = {429, 500, 502, 503, 504}
-RETRY_ERRORS = (TimeoutError, ConnectionResetError, ConnectionAbortedError, http.client.IncompleteRead,
-                http.client.RemoteDisconnected)
 
 
 class Unreachable(Exception):
@@ -61,133 +64,90 @@ class FetchError(Exception):
 
 
 @dataclass(frozen=True)
-class Repo:
-    slug: str  # owner/name on GitHub
-    commit: str
-
-    def url(self, base: str, path: str) -> str:
-        return f"{base}/{self.slug}/{self.commit}/{path}"
-
-
-GSM8K = Repo("openai/grade-school-math", "3101c7d5072418e28b9008a6636bde82a006892c")
-HARNESS = Repo("ZubinGou/math-evaluation-harness", "db77bc6bb2a17c90ed2d63e88ebd8c40a82858c5")
-CMATH = Repo("XiaoMi/cmath", "9fa13ef0b2d03f5a18c1ace7001248d3981d65ea")
-URL_NLP = Repo("google-research/url-nlp", "452a21ad3dae5668c06ceeac21ff073e1e40f9be")
-QWEN = Repo("QwenLM/Qwen2.5-Math", "a45202bd16f1ec06f433442dc1152d0074773465")
-AGENTS = Repo("aiwaves-cn/agents", "e8c4e3c2d19739d3dff59e577d1c97090cc15f59")
-
-CHAMP_PROJECT, CHAMP_VERSION = "champ-dataset", "1.0.0"
-CHAMP_MEMBER = "champ_dataset/dataset_files/v0.json"
-MATH_TRAIN_DIR = "src/agents/datasets/data/math/train"
-MGSM_LANGS = ("bn", "de", "en", "es", "fr", "ja", "ru", "sw", "te", "th", "zh")
-
-
-@dataclass(frozen=True)
 class Bench:
+    """One file to fetch or build: a conf/benchmarks.yaml entry, or one of the `parts` of one."""
+
     target: str  # path under the root, as conf/benchmarks.yaml names it
     sha256: str  # of the staged copy: what the built file must hash to
-    build: str  # "download", "mgsm", "math_train" or "champ"
-    repo: Repo | None = None
-    path: str = ""  # upstream path at repo@commit (downloads)
+    source: BenchmarkSource
     split: str = "test"  # "train": near-duplicate material, not a decontamination target
-    needs: tuple[str, ...] = ()  # targets this one is derived from (fetched first)
+
+    @property
+    def build(self) -> str:  # "download", "mgsm", "math_train" or "champ"
+        return self.source.build
+
+    @property
+    def needs(self) -> tuple[str, ...]:  # targets this one is derived from (fetched first)
+        return tuple(part.file for part in self.source.parts)
 
 
-def _dl(target: str, repo: Repo, path: str, sha256: str, split: str = "test") -> Bench:
-    return Bench(target, sha256, "download", repo, path, split)
+def load_table(conf: str | Path = CONF) -> tuple[Bench, ...]:
+    """Every file the YAML pins, in its order, each built file after its parts; evaluation sets, then
+    train splits."""
+    table: list[Bench] = []
+    for spec in load_benchmark_specs(conf, include_train=True):
+        if spec.source is None:
+            continue  # a set with no upstream source (a local file): nothing to fetch
+        for part in spec.source.parts:
+            source = BenchmarkSource(repo=spec.source.repo, commit=spec.source.commit, path=part.path)
+            table.append(Bench(part.file, part.sha256, source, spec.split))
+        table.append(Bench(spec.file, spec.sha256, spec.source, spec.split))
+    targets = [b.target for b in table]
+    if len(set(targets)) != len(targets):
+        raise DecontamError(f"{conf}:0: a file is listed twice: "
+                            f"{sorted({t for t in targets if targets.count(t) > 1})}")
+    return tuple(table)
 
 
-MGSM_SHA256 = {
-    "bn": "6b00bc7cc635547e866989284afa924d789b5affa2eb8de623c385dd943ad977",
-    "de": "4dfea30fede44b813e2e496f5f0534049e83c7cc8aed6e00600b30ec62053626",
-    "en": "50021d0f28cc957edcb44e7806425b1c7fbd648ddcb9e0a8ec689d10e57d40fa",
-    "es": "5bd27ebdf00140cec845c5298dc17715f5cd57d8edda6df1976db40bf3f0750a",
-    "fr": "36207c1c03fd7cd3ea491441eb755408199f94e4a647851df531bbaedc99d606",
-    "ja": "59a2b50debe77981fd784cb3b2bef1505e3abf2a37116dc9d7a366ab029b4637",
-    "ru": "6bd30fd2e80c5bac23f566fb4ae0e6a55a19578401fbf9a01fb21beb3645fef8",
-    "sw": "2bac828d77229e65d7c7197b1ad4a2cb5b1fe99b163f2cbdd66501de6a2115c4",
-    "te": "dd6b1452c244bb2e4ba254c01ea84137f80c1cefc57d69c23b0ed88b9c0f36b7",
-    "th": "f3932dc5ad8e9d0ea82b017adc1e1461dd647af861e7166d6741986602a0cfd6",
-    "zh": "b2fa63151022370a0de1f4211c8c284eae74b0f5a3b003b1d5982c0d4a73f661",
-}
-MGSM_TSVS = tuple(f"mgsm/tsv/mgsm_{lang}.tsv" for lang in MGSM_LANGS)
-
-TABLE: tuple[Bench, ...] = (
-    _dl("gsm8k/test.jsonl", GSM8K, "grade_school_math/data/test.jsonl",
-        "3730d312f6e3440559ace48831e51066acaca737f6eabec99bccb9e4b3c39d14"),
-    _dl("math/test.jsonl", HARNESS, "data/math/test.jsonl",
-        "3371949f33dd702d04b43fddd7d53a028de0aaca0e76abb1b875a050297b3aa4"),
-    _dl("math/math500_test.jsonl", HARNESS, "data/math_oai/test.jsonl",
-        "35dc41080a3680858b27fa7e0533d2d547825316fc5dafe5d316f4ccc5a06132"),
-    _dl("mmlu_stem/test.jsonl", HARNESS, "data/mmlu_stem/test.jsonl",
-        "fd7c16f96067d285638abb5aaef9cd8a063b11454e14cb64df93141a58691478"),
-    _dl("cmath/cmath_dev.jsonl", CMATH, "datasets/cmath_dev.jsonl",
-        "b9c6333a31fd740e7f5b5a71022bd59e00748798a3377364346d280549b25e3b"),
-    _dl("cmath/distractor.jsonl", CMATH, "datasets/distractor.jsonl",
-        "6970b6f0c1770ac73a1a78efbc0980ad5d4437d0fac21eb3d645dc2be4933c31"),
-    *(_dl(f"mgsm/tsv/mgsm_{lang}.tsv", URL_NLP, f"mgsm/mgsm_{lang}.tsv", MGSM_SHA256[lang])
-      for lang in MGSM_LANGS),
-    Bench("mgsm/mgsm_all.jsonl", "2cc1c3a42a683fca48a1b4abcb4f3cf2dbcf42d5b5098815d06d8daf3f68ed41",
-          "mgsm", needs=MGSM_TSVS),
-    _dl("extra_math_evals/ocw.test.jsonl", HARNESS, "data/ocw/test.jsonl",
-        "0e656b430d3a0a1dab6aa853f453ba3805e28e2cabe4fc72486a897cc09d8ba2"),
-    _dl("extra_math_evals/svamp.test.jsonl", HARNESS, "data/svamp/test.jsonl",
-        "d0826ff1264f3860e46fc4e71db9e31d2d188960db87090e22677f9493e67a0d"),
-    _dl("extra_math_evals/asdiv.test.jsonl", HARNESS, "data/asdiv/test.jsonl",
-        "5759580385e706f961a30d4c07d6925b35c3f7c86d6c50bc413957169693dad2"),
-    _dl("extra_math_evals/sat_math.test.jsonl", HARNESS, "data/sat_math/test.jsonl",
-        "96720a1dc496ea72f80db55250290cf9c48e95b657ac2183b7deb1dc4627351f"),
-    _dl("extra_math_evals/aime24.test.jsonl", QWEN, "evaluation/data/aime24/test.jsonl",
-        "af2b8bd2aa911b6333ad0df32f3ca05c7ae8ed10f1731f4372c8ae26990bf7ac"),
-    _dl("extra_math_evals/amc23.test.jsonl", QWEN, "evaluation/data/amc23/test.jsonl",
-        "43707e1ca784602d8479de24ee8ce36609dbebc46dd152b0b12a46611aa898a4"),
-    _dl("extra_math_evals/college_math.test.jsonl", QWEN, "evaluation/data/college_math/test.jsonl",
-        "91131bc4a355b884fc63ef7c4f048c35adb030004a4cb07b1475698f120aa4a6"),
-    _dl("extra_math_evals/gaokao2023en.test.jsonl", QWEN, "evaluation/data/gaokao2023en/test.jsonl",
-        "654d8f49bdb86f578c171dbc0dd8f4d9f1bf3d7a7438f60359fda7d643df4951"),
-    _dl("extra_math_evals/olympiadbench.test.jsonl", QWEN, "evaluation/data/olympiadbench/test.jsonl",
-        "bb8c1e38a16ea9eacb77530315a674d883f267fbff79183effc53681b4fcc416"),
-    Bench("extra_math_evals/champ.jsonl", "972ad4a9417c93aaece9c16b4fe07ca087a6464c6dfaade71f803e66c7bf4a04",
-          "champ"),
-    # Added later: train splits (near-duplicate / positive material, never decontamination targets).
-    _dl("gsm8k/train.jsonl", GSM8K, "grade_school_math/data/train.jsonl",
-        "17f347dc51477c50d4efb83959dbb7c56297aba886e5544ee2aaed3024813465", split="train"),
-    Bench("math/train.jsonl", "aa3527c064b5e84f546c421747a67edc05ef88324c78151d05a2feb2487fec5d",
-          "math_train", AGENTS, MATH_TRAIN_DIR, split="train"),
-)
-BY_TARGET = {b.target: b for b in TABLE}
+def github_url(base: str, source: BenchmarkSource, path: str) -> str:
+    return f"{base}/{source.repo}/{source.commit}/{path}"
 
 
 @dataclass
 class Fetcher:
-    """urllib GETs with a timeout and retries; tells 'cannot reach' apart from 'this file failed'."""
+    """GETs with a timeout, retried by `pipeline.storage`; tells 'cannot reach' apart from 'this file
+    failed'. Local paths and file:// URLs (mirrors) are read through the storage layer too."""
 
     base_url: str = GITHUB_RAW
     pypi_url: str = PYPI
     timeout: float = 30.0
     retries: int = 3
     workers: int = 16
+    settings: StorageSettings = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.settings = StorageSettings(max_retries=self.retries, retry_base_s=0.5,
+                                        read_timeout_s=self.timeout)
 
     def get(self, url: str) -> bytes:
-        for attempt in range(self.retries + 1):
-            try:
-                with urllib.request.urlopen(url, timeout=self.timeout) as resp:
-                    return resp.read()
-            except urllib.error.HTTPError as e:
-                if e.code not in RETRY_HTTP or attempt == self.retries:
-                    raise FetchError(f"{url}: HTTP {e.code} {e.reason}") from None
-            except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
-                reason = e.reason if isinstance(e, urllib.error.URLError) else e
-                if _unreachable(reason):
-                    raise Unreachable(url, reason) from None
-                if not isinstance(reason, RETRY_ERRORS):
-                    raise FetchError(f"{url}: {reason}") from None
-                if attempt == self.retries:
-                    if isinstance(reason, TimeoutError):  # timed out every time: as good as unreachable
-                        raise Unreachable(url, f"timed out {self.retries + 1} times") from None
-                    raise FetchError(f"{url}: {reason}") from None
-            time.sleep(0.5 * 2**attempt)
-        raise AssertionError("unreachable")  # the loop always returns or raises
+        try:
+            return storage._retrying(url, self.settings, lambda: self._get_once(url))
+        except storage.StorageError as err:
+            cause = err.__cause__
+            if isinstance(cause, Unreachable):
+                raise cause from None
+            if isinstance(cause, urllib.error.HTTPError):
+                raise FetchError(f"{url}: HTTP {cause.code} {cause.reason}") from None
+            if _timed_out(cause):  # timed out every time: as good as unreachable
+                raise Unreachable(url, f"timed out {self.retries + 1} times") from None
+            raise FetchError(f"{url}: {err.detail}") from None
+
+    def _get_once(self, url: str) -> bytes:
+        """One GET; the storage layer's retry loop decides what is worth another try (429/5xx, timeouts,
+        dropped connections); no route to the server raises Unreachable, which it passes on."""
+        if storage.scheme_of(url) != "http":
+            return storage.read_bytes(url, self.settings)
+        try:
+            with urllib.request.urlopen(url, timeout=self.timeout) as resp:
+                return resp.read()
+        except urllib.error.HTTPError:
+            raise
+        except urllib.error.URLError as e:
+            if _unreachable(e.reason):
+                raise Unreachable(url, e.reason) from None
+            raise
+        except http.client.HTTPException as e:  # IncompleteRead and the like: a broken transfer
+            raise ConnectionError(f"{type(e).__name__}: {e}") from e
 
     def get_many(self, urls: list[str]) -> list[bytes]:
         """GET many small files in parallel, in order; the first error stops the rest."""
@@ -196,6 +156,12 @@ class Fetcher:
             return list(pool.map(self.get, urls))
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _timed_out(exc: BaseException | None) -> bool:
+    if isinstance(exc, urllib.error.URLError):
+        exc = exc.reason if isinstance(exc.reason, BaseException) else None
+    return isinstance(exc, TimeoutError)
 
 
 def _unreachable(reason: object) -> bool:
@@ -222,25 +188,15 @@ def is_present(root: Path, bench: Bench) -> bool:
     return path.is_file() and sha256_file(path) == bench.sha256
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """tmp + rename in the same folder, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def source_url(bench: Bench, fetcher: Fetcher) -> str:
     """Where a file comes from, for the table and for messages."""
-    if bench.build == "download" and bench.repo:
-        return bench.repo.url(fetcher.base_url, bench.path)
-    if bench.build == "math_train" and bench.repo:
-        return bench.repo.url(fetcher.base_url, f"{bench.path}/<subject>/<n>.json")
+    source = bench.source
+    if bench.build == "download":
+        return github_url(fetcher.base_url, source, source.path)
+    if bench.build == "math_train":
+        return github_url(fetcher.base_url, source, f"{source.path}/<subject>/<n>.json")
     if bench.build == "champ":
-        return f"{fetcher.pypi_url}/pypi/{CHAMP_PROJECT}/{CHAMP_VERSION}/json"
+        return f"{fetcher.pypi_url}/pypi/{source.package}/{source.version}/json"
     return "derived from " + ", ".join(bench.needs)
 
 
@@ -252,9 +208,11 @@ def build_download(bench: Bench, fetcher: Fetcher, root: Path) -> bytes:
 
 
 def build_mgsm(bench: Bench, fetcher: Fetcher, root: Path) -> bytes:
-    """The TSVs (no header; question<TAB>answer) as JSONL, in language order, answers kept as strings."""
+    """The TSVs (no header; question<TAB>answer) as JSONL, in the parts' order (the language is in the
+    name: mgsm_<lang>.tsv), answers kept as strings."""
     lines = []
-    for lang, tsv in zip(MGSM_LANGS, bench.needs, strict=True):
+    for tsv in bench.needs:
+        lang = Path(tsv).stem.removeprefix("mgsm_")
         rows = (root / tsv).read_bytes().decode("utf-8").split("\n")
         if rows[-1] == "":  # the files end with a newline
             rows.pop()
@@ -277,9 +235,8 @@ def math_train_files() -> list[tuple[str, int]]:
 
 def build_math_train(bench: Bench, fetcher: Fetcher, root: Path) -> bytes:
     """One JSON line per problem file (problem/level/type/solution) plus `source_file`."""
-    assert bench.repo is not None
     files = math_train_files()
-    urls = [bench.repo.url(fetcher.base_url, f"{bench.path}/{s}/{n}.json") for s, n in files]
+    urls = [github_url(fetcher.base_url, bench.source, f"{bench.source.path}/{s}/{n}.json") for s, n in files]
     lines = []
     for (subject, n), raw in zip(files, fetcher.get_many(urls), strict=True):
         record = {**json.loads(raw), "source_file": f"train/{subject}/{n}.json"}
@@ -287,33 +244,34 @@ def build_math_train(bench: Bench, fetcher: Fetcher, root: Path) -> bytes:
     return "".join(lines).encode("utf-8")
 
 
-def _champ_wheel_entry(fetcher: Fetcher) -> tuple[str, dict]:
+def _champ_wheel_entry(source: BenchmarkSource, fetcher: Fetcher) -> tuple[str, dict]:
     """(url it was listed at, the wheel's entry) from PyPI's JSON API.
 
     The per-release endpoint is tried first; some mirrors only serve the per-project one.
     """
-    release_url = f"{fetcher.pypi_url}/pypi/{CHAMP_PROJECT}/{CHAMP_VERSION}/json"
+    project, version = source.package, source.version
+    release_url = f"{fetcher.pypi_url}/pypi/{project}/{version}/json"
     try:
         listed_at, files = release_url, json.loads(fetcher.get(release_url))["urls"]
     except FetchError:
-        listed_at = f"{fetcher.pypi_url}/pypi/{CHAMP_PROJECT}/json"
-        files = json.loads(fetcher.get(listed_at))["releases"].get(CHAMP_VERSION, [])
+        listed_at = f"{fetcher.pypi_url}/pypi/{project}/json"
+        files = json.loads(fetcher.get(listed_at))["releases"].get(version, [])
     wheels = [f for f in files if f.get("packagetype") == "bdist_wheel"]
     if not wheels:
-        raise FetchError(f"{listed_at}: no wheel listed for {CHAMP_PROJECT} {CHAMP_VERSION}")
+        raise FetchError(f"{listed_at}: no wheel listed for {project} {version}")
     return listed_at, wheels[0]
 
 
 def build_champ(bench: Bench, fetcher: Fetcher, root: Path) -> bytes:
     """v0.json's problems: id, category, problem `_text`, `_answer`, the solution steps' `_text`s."""
-    listed_at, wheel = _champ_wheel_entry(fetcher)
+    listed_at, wheel = _champ_wheel_entry(bench.source, fetcher)
     url = urllib.parse.urljoin(listed_at, wheel["url"])
     data = fetcher.get(url)
     expected = wheel["digests"]["sha256"]
     if sha256_bytes(data) != expected:
         raise FetchError(f"{url}: sha256 {sha256_bytes(data)} differs from the {expected} PyPI lists")
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        problems = json.loads(zf.read(CHAMP_MEMBER))["problems"]
+        problems = json.loads(zf.read(bench.source.member))["problems"]
     lines = []
     for pid, p in problems.items():
         record = {"id": pid, "category": p["category"], "problem": p["_text"], "answer": p["_answer"],
@@ -330,17 +288,20 @@ BUILDERS: dict[str, Callable[[Bench, Fetcher, Path], bytes]] = {
 # -- driver ----------------------------------------------------------------------------------------------
 
 
-def select(names: Iterable[str], skip_train: bool = False) -> list[Bench]:
+def select(names: Iterable[str], skip_train: bool = False,
+           table: Sequence[Bench] | None = None) -> list[Bench]:
     """Table rows named by target or folder (`gsm8k`), plus what they are derived from, in table order."""
+    table = load_table() if table is None else table
+    by_target = {b.target: b for b in table}
     names = list(names)
-    unknown = [n for n in names if not any(_matches(b, n) for b in TABLE)]
+    unknown = [n for n in names if not any(_matches(b, n) for b in table)]
     if unknown:
         raise ValueError(f"unknown benchmark file or folder: {', '.join(unknown)}")
-    wanted = {b.target for b in TABLE if not names or any(_matches(b, n) for n in names)}
+    wanted = {b.target for b in table if not names or any(_matches(b, n) for n in names)}
     if skip_train:
-        wanted = {t for t in wanted if BY_TARGET[t].split != "train"}
-    wanted |= {need for t in wanted for need in BY_TARGET[t].needs}
-    return [b for b in TABLE if b.target in wanted]
+        wanted = {t for t in wanted if by_target[t].split != "train"}
+    wanted |= {need for t in wanted for need in by_target[t].needs}
+    return [b for b in table if b.target in wanted]
 
 
 def _matches(bench: Bench, name: str) -> bool:
@@ -348,9 +309,10 @@ def _matches(bench: Bench, name: str) -> bool:
     return bench.target == name or bench.target.startswith(name + "/")
 
 
-def fetch_one(bench: Bench, fetcher: Fetcher, root: Path) -> None:
-    """Build one file, check its hash, then write it; a bad file is never written."""
-    missing = [need for need in bench.needs if not is_present(root, BY_TARGET[need])]
+def fetch_one(bench: Bench, fetcher: Fetcher, root: Path, by_target: dict[str, Bench]) -> None:
+    """Build one file, check its hash, then write it (atomically, through the store); a bad file is never
+    written."""
+    missing = [need for need in bench.needs if not is_present(root, by_target[need])]
     if missing:
         raise FetchError(f"{bench.target}: not built, its sources are missing: {', '.join(missing)}")
     data = BUILDERS[bench.build](bench, fetcher, root)
@@ -358,7 +320,8 @@ def fetch_one(bench: Bench, fetcher: Fetcher, root: Path) -> None:
     if actual != bench.sha256:
         raise FetchError(f"{bench.target}: sha256 mismatch (from {source_url(bench, fetcher)}): "
                          f"expected {bench.sha256}, got {actual}; the file was not kept")
-    write_atomic(root / bench.target, data)
+    store = fs.Store(fetcher.settings)
+    store.write_bytes(str(root / bench.target), data)
 
 
 def unreachable_message(err: Unreachable, root: Path) -> str:
@@ -368,14 +331,16 @@ def unreachable_message(err: Unreachable, root: Path) -> str:
             f"(e.g. ../shared/data/benchmarks).")
 
 
-def run(benches: list[Bench], fetcher: Fetcher, root: Path) -> int:
+def run(benches: list[Bench], fetcher: Fetcher, root: Path, table: Sequence[Bench] | None = None) -> int:
+    """Fetch `benches` (rows of `table`, default conf/benchmarks.yaml's) into `root`; the exit code."""
+    by_target = {b.target: b for b in (load_table() if table is None else table)}
     fetched, present, failed = [], [], []
     for bench in benches:
         if is_present(root, bench):
             present.append(bench.target)
             continue
         try:
-            fetch_one(bench, fetcher, root)
+            fetch_one(bench, fetcher, root, by_target)
         except Unreachable as err:
             print(unreachable_message(err, root), file=sys.stderr)
             return EXIT_UNREACHABLE
@@ -398,6 +363,8 @@ def print_table(benches: list[Bench], fetcher: Fetcher) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m jobs.benchmarks", description=__doc__.split("\n")[0])
     parser.add_argument("--root", default="data/benchmarks", help="where the sets go (default %(default)s)")
+    parser.add_argument("--conf", default=str(CONF),
+                        help="the sets, their sources and sha256 (default conf/benchmarks.yaml)")
     parser.add_argument("--only", action="append", default=[], metavar="NAME",
                         help="a file (gsm8k/test.jsonl) or folder (mgsm); repeatable")
     parser.add_argument("--skip-train", action="store_true", help="leave out the train splits")
@@ -414,7 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        benches = select(args.only, args.skip_train)
+        table = load_table(args.conf)  # a bad YAML entry: DecontamError, a ValueError naming file:line
+        benches = select(args.only, args.skip_train, table)
     except ValueError as err:
         print(f"benchmarks: {err}", file=sys.stderr)
         return EXIT_USAGE
@@ -423,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         print_table(benches, fetcher)
         return 0
-    return run(benches, fetcher, Path(args.root))
+    return run(benches, fetcher, Path(args.root), table)
 
 
 # Numbers of the MATH train files per subject (the original release numbers them sparsely), in spans.

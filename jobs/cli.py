@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
+if __name__ == "__main__" and not __package__:
+    # Run as a file (`spark-submit jobs/cli.py`, `python jobs/cli.py`): Python put jobs/ first on
+    # sys.path, where a module named like a stdlib one would shadow it for every import below. Take
+    # `jobs` and `pipeline` from the checkout this file is in instead, as `python -m jobs.cli` does.
+    _JOBS_DIR = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _JOBS_DIR]
+    sys.path.insert(0, os.path.dirname(_JOBS_DIR))
+
 import argparse
 import json
 import logging
-import sys
 from pathlib import Path
 
 from jobs.common import setup_logging
@@ -191,13 +201,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"report: {os.path.join(args.out, 'report.md')}")
             return 0 if stats["invariant_holds"] else 1
         if args.command == "tokenize":
-            from jobs import tokenize
+            from jobs import shards
 
             if args.tokenizer:
                 settings.tokenize.tokenizer = args.tokenizer
             trained = args.out.rstrip("/") + "-tokenizer"
-            stats = tokenize.run(args.corpus, args.out, settings, tokenizer_dir=trained)
-            print(tokenize.summary_line(stats))
+            stats = shards.run(args.corpus, args.out, settings, tokenizer_dir=trained)
+            print(shards.summary_line(stats))
             return 0
         if args.command == "train":
             from jobs import train

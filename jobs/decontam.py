@@ -23,6 +23,7 @@ from jobs.common import write_stats
 from pipeline import fs
 from pipeline.config import ConfigError, Settings
 from pipeline.decontam import BenchmarkSpec, NgramIndex, load_benchmark_specs
+from pipeline.report import markdown_text
 from pipeline.spark import SessionFactory, read_table, write_table
 
 log = logging.getLogger(__name__)
@@ -285,14 +286,6 @@ def _benchmark_report(hits: Any, index: NgramIndex, specs: list[tuple[BenchmarkS
 
 
 
-def _md(text: Any) -> str:
-    """A Markdown table cell: no raw HTML, no column breaks (domains come from the web)."""
-    out = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    for ch in "\\`*_[]|":
-        out = out.replace(ch, "\\" + ch)
-    return " ".join(out.split())
-
-
 def report_markdown(stats: dict[str, Any]) -> str:
     lines = [
         "# Decontamination",
@@ -310,16 +303,18 @@ def report_markdown(stats: dict[str, Any]) -> str:
         "|---|---:|---:|---:|---:|---:|---|",
     ]
     for name, row in sorted(stats["per_benchmark"].items()):
-        domains = ", ".join(f"{_md(d['domain'])} ({d['pages']})" for d in row["top_domains"][:5]) or "-"
+        top = row["top_domains"][:5]
+        domains = ", ".join(f"{markdown_text(d['domain'])} ({d['pages']})" for d in top) or "-"
         lines.append(
-            f"| {_md(name)} | {row['texts_indexed']:,} | {row['problems_hit']:,} | {row['pages_hit']:,} "
+            f"| {markdown_text(name)} | {row['texts_indexed']:,} | {row['problems_hit']:,} "
+            f"| {row['pages_hit']:,} "
             f"| {row['segments_removed']:,} | {row['chars_removed']:,} | {domains} |"
         )
     if stats["benchmarks_missing"]:
         lines += [
             "",
             "Configured but not found (not checked): "
-            + ", ".join(_md(m) for m in stats["benchmarks_missing"]),
+            + ", ".join(markdown_text(m) for m in stats["benchmarks_missing"]),
         ]
     return "\n".join(lines) + "\n"
 

@@ -7,18 +7,19 @@ import time
 from functools import partial
 from typing import Any
 
-from jobs.common import write_stats
-from pipeline import storage
+from pipeline import fs, storage
 from pipeline.config import Settings
-from pipeline.ingest import FileStats, ingest_warc, merge_stats
+from pipeline.ingest import STATS_FILE, FileStats, ingest_warc, merge_stats, warc_file_name
 from pipeline.spark import SessionFactory, run_per_item
 
 log = logging.getLogger(__name__)
 
 
-def _ingest_task(warc_path: str, out_dir: str, settings: Settings, force: bool) -> FileStats:
+def _ingest_task(warc_path: str, out_dir: str, settings: Settings, force: bool,
+                 relative_to: str | None = None) -> FileStats:
     try:
-        return ingest_warc(warc_path, out_dir, settings, force=force)
+        return ingest_warc(warc_path, out_dir, settings, force=force,
+                           recorded_as=recorded_path(warc_path, relative_to))
     except Exception as exc:  # a bug or an unforeseen input must not take the other files down
         logging.getLogger(__name__).exception("%s: ingest failed", warc_path)
         return FileStats(warc_path=warc_path, status="failed", failure="internal_error",
@@ -26,8 +27,29 @@ def _ingest_task(warc_path: str, out_dir: str, settings: Settings, force: bool) 
                                     "detail": f"{exc.__class__.__name__}: {exc}"[:300]}])
 
 
+def describe_file(stats: FileStats, done: int, total: int) -> str:
+    """The driver's console line for one finished WARC (`run_per_item` prints it as its task ends)."""
+    head = f"ingest: [{done}/{total}] {warc_file_name(stats.warc_path)}"
+    if stats.status == "failed":
+        detail = stats.problems[0]["detail"] if stats.problems else ""
+        return f"{head}: FAILED ({stats.failure}{': ' + detail[:200] if detail else ''})"
+    counts = f"{stats.records_read:,} records, {stats.pages_kept:,} pages kept"
+    if stats.status == "skipped":
+        return f"{head}: already done by an earlier run ({counts})"
+    return f"{head}: {counts}, {stats.seconds:.1f} s"
+
+
+def recorded_path(path: str, relative_to: str | None) -> str | None:
+    """A WARC inside `relative_to` (the run folder) as recorded in the table: relative to it."""
+    if relative_to and path.startswith(relative_to.rstrip("/") + "/"):
+        return path[len(relative_to.rstrip("/")) + 1:]
+    return None
+
+
 def run(input_spec: str, out_dir: str, settings: Settings, force: bool = False,
-        factory: SessionFactory | None = None) -> dict[str, Any]:
+        factory: SessionFactory | None = None, relative_to: str | None = None) -> dict[str, Any]:
+    """Ingest every WARC of `input_spec` into the pages table `out_dir` (one part per WARC; WARCs an
+    earlier run finished are skipped). WARCs under `relative_to` are recorded relative to it."""
     start = time.monotonic()
     paths = storage.expand_input(input_spec, settings.storage)
     log.info("ingest: %d WARC file(s) -> %s (backend %s)", len(paths), out_dir, settings.extract.backend)
@@ -35,14 +57,14 @@ def run(input_spec: str, out_dir: str, settings: Settings, force: bool = False,
     factory = factory or SessionFactory(settings)
     try:
         session = factory.get()
-        files = run_per_item(session, paths, partial(_ingest_task, out_dir=out_dir, settings=settings,
-                                                     force=force))
+        task = partial(_ingest_task, out_dir=out_dir, settings=settings, force=force, relative_to=relative_to)
+        files = run_per_item(session, paths, task, describe=describe_file)
     finally:
         if own_factory:
             factory.stop()
     stats = merge_stats(files, settings)
     stats["seconds"] = round(time.monotonic() - start, 2)
-    write_stats(out_dir, stats, settings)
+    fs.Store(settings.storage).write_json(fs.join(out_dir, STATS_FILE), stats, sort_keys=False)
     return stats
 
 

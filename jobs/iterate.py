@@ -30,7 +30,7 @@ from jobs import decontam as decontam_job
 from jobs import dedup as dedup_job
 from jobs import ingest as ingest_job
 from jobs import loop
-from jobs import tokenize as tokenize_job
+from jobs import shards as shards_job
 from jobs.steps import Runner, Step, StopRequested, read_state, read_step_stats  # noqa: F401 (cli)
 from pipeline import fs
 from pipeline.annotation import DEFAULT_PATTERNS_DIR, Pattern, load_patterns, pattern_files, patterns_digest
@@ -283,7 +283,10 @@ def crawl_steps(factory: SessionFactory, work: str, settings: Settings, inputs: 
         Step(
             "ingest",
             "pages",
-            lambda: ingest_job.run(inputs.crawl, fs.join(work, "pages"), settings, factory=factory),
+            lambda: ingest_job.run(
+                inputs.crawl, fs.join(work, "pages"), settings, factory=factory, relative_to=work
+            ),
+            stats=f"pages/{ingest_job.STATS_FILE}",  # the table folder holds only Parquet
             reads=sample,
             settings=["ingest", "extract"],
             inputs=[inputs.crawl],
@@ -411,7 +414,7 @@ def corpus_steps(
         Step(
             "tokenize",
             "shards",
-            lambda: tokenize_job.run(
+            lambda: shards_job.run(
                 fs.join(work, "corpus"),
                 fs.join(work, "shards"),
                 settings,
@@ -480,7 +483,7 @@ def run(
             runner.run(step)
         summary["select"] = runner.stats("select")
         summary["decontaminate"] = decontam_job.summary_line(runner.stats("decontaminate"))
-        summary["tokenize"] = tokenize_job.summary_line(runner.stats("tokenize"))
+        summary["tokenize"] = shards_job.summary_line(runner.stats("tokenize"))
     summary["ran"], summary["skipped"] = len(runner.ran), len(runner.skipped)
     summary["last_iteration"] = last
     summary["seconds"] = round(time.monotonic() - started, 1)

@@ -50,6 +50,7 @@ class Step:
     always: bool = False
     identity: Callable[[dict[str, Any]], Any] | None = None
     also: Sequence[str] = field(default_factory=tuple)  # other files it writes (model.bin, ...)
+    stats: str = ""  # where its stats go, relative to the run folder; default: see `stats_path`
 
 
 def fingerprint(*parts: Any) -> str:
@@ -118,14 +119,18 @@ class Runner:
         return (
             present
             and all(self.store.exists(fs.join(self.work, f)) for f in step.also)
-            and self.store.exists(stats_path(self.work, step.output))
+            and self.store.exists(self.stats_file(step))
         )
+
+    def stats_file(self, step: Step) -> str:
+        return fs.join(self.work, step.stats) if step.stats else stats_path(self.work, step.output)
 
     def run(self, step: Step) -> dict[str, Any]:
         declared = self.declared_fingerprint(step)
         entry = self.state["steps"].get(step.name, {})
-        where = stats_path(self.work, step.output)
-        if step.always or self.force or entry.get("declared") != declared or not self.finished(step):
+        where = self.stats_file(step)
+        same_declaration = not self.force and entry.get("declared") == declared
+        if step.always or not same_declaration or not self.finished(step):
             started = time.monotonic()
             progress(f"step {step.name}: running")
             ACTIVITY["now"] = f"step {step.name}"
@@ -136,14 +141,19 @@ class Runner:
             stats["step_seconds"] = round(time.monotonic() - started, 2)
             self.store.write_json(where, stats, sort_keys=False)
             produced = fingerprint(declared, step.identity(stats)) if step.identity else declared
-            self.state["steps"][step.name] = {
-                "declared": declared,
-                "fingerprint": produced,
-                "stats": where[len(self.work.rstrip("/")) + 1 :],
-            }
-            self.store.write_json(self.state_path, self.state)
-            self.ran.append(step.name)
-            progress(f"step {step.name}: done in {stats['step_seconds']} s")
+            if step.always and same_declaration and entry.get("fingerprint") == produced:
+                # ran and found nothing new (ingest: every WARC done before): counts as done
+                self.skipped.append(step.name)
+                progress(f"step {step.name}: nothing new")
+            else:
+                self.state["steps"][step.name] = {
+                    "declared": declared,
+                    "fingerprint": produced,
+                    "stats": where[len(self.work.rstrip("/")) + 1 :],
+                }
+                self.store.write_json(self.state_path, self.state)
+                self.ran.append(step.name)
+                progress(f"step {step.name}: done in {stats['step_seconds']} s")
         else:
             stats = self.store.read_json(where)
             self.skipped.append(step.name)

@@ -44,9 +44,10 @@ def parse_corpora(specs: list[str]) -> list[tuple[str, float]]:
 def cpt(
     settings: Settings, corpora: list[tuple[str, float]], out_dir: str, tokenizer_dir: str
 ) -> dict[str, Any]:
-    from pipeline.train.cpt import train_cpt
+    from pipeline.train.cpt import progress_line, train_cpt
 
-    result = train_cpt(settings.cpt, corpora, out_dir, tokenizer_dir, resume=True, log=print)
+    result = train_cpt(settings.cpt, corpora, out_dir, tokenizer_dir, resume=True,
+                       log=lambda line: progress_line(f"train cpt: {line}"))
     write_json_atomic(Path(out_dir) / "cpt_result.json", {k: v for k, v in result.items() if k != "history"})
     return result
 
@@ -94,6 +95,7 @@ def evaluate(settings: Settings, model_dir: str, problems_path: str) -> dict[str
 
 
 def grpo(settings: Settings, model_dir: str, problems_path: str, out_dir: str) -> dict[str, Any]:
+    from pipeline.train.cpt import progress_line
     from pipeline.train.evaluate import is_correct, read_problems
     from pipeline.train.grpo import train_grpo
     from pipeline.train.reward import make_reward_model, verifier_reward
@@ -105,7 +107,8 @@ def grpo(settings: Settings, model_dir: str, problems_path: str, out_dir: str) -
         make_reward_model(tokenizer, seed=settings.grpo.seed) if settings.grpo.iterations > 1 else None
     )
     history = train_grpo(
-        model, tokenizer, problems, verifier_reward(is_correct), settings.grpo, reward_model=reward_model
+        model, tokenizer, problems, verifier_reward(is_correct), settings.grpo, reward_model=reward_model,
+        log=lambda line: progress_line(f"train grpo: {line}"),
     )
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
@@ -131,7 +134,9 @@ def _demo_trim(text: str) -> str:
 
 
 def demo(settings: Settings, out_dir: str) -> dict[str, Any]:
-    """Synthetic arithmetic -> real shards -> CPT of a tiny Llama -> GRPO with a verifier -> eval."""
+    """Synthetic arithmetic -> real shards -> CPT of a tiny Llama -> GRPO with a verifier -> eval.
+    Loss lines (every 100 CPT steps, every 10 GRPO steps) go to stderr as they happen."""
+    from pipeline.train.cpt import progress_line, train_cpt
     from pipeline.train.generate import evaluate_model
     from pipeline.train.grpo import train_grpo
     from pipeline.train.reward import verifier_reward
@@ -162,7 +167,8 @@ def demo(settings: Settings, out_dir: str) -> dict[str, Any]:
         log_every=100,
         seed=d.seed,
     )
-    result = train_cpt_quiet(cfg, [(str(shards), 1.0)], str(out / "cpt"), str(tokenizer_dir))
+    result = train_cpt(cfg, [(str(shards), 1.0)], str(out / "cpt"), str(tokenizer_dir), resume=True,
+                       log=lambda line: progress_line(f"demo cpt: {line}"))
     print(f"demo: CPT {result['step']} steps, {result['tokens']:,} tokens, {result['seconds']:.0f} s")
 
     model, tokenizer = load_policy(result["final_dir"])
@@ -206,6 +212,7 @@ def demo(settings: Settings, out_dir: str) -> dict[str, Any]:
         micro_batch=64,
         rollout_questions=d.questions_per_step,
         seed=d.seed,
+        log_every=10,
     )
     rl_started = time.monotonic()
     history = train_grpo(
@@ -214,7 +221,7 @@ def demo(settings: Settings, out_dir: str) -> dict[str, Any]:
         questions,
         _trimmed_reward(verifier_reward(_demo_check)),
         grpo_cfg,
-        log=lambda line: None,
+        log=lambda line: progress_line(f"demo grpo: {line}"),
     )
     rl_seconds = time.monotonic() - rl_started
     after = measure()
@@ -240,12 +247,6 @@ def demo(settings: Settings, out_dir: str) -> dict[str, Any]:
 
 def _trimmed_reward(reward: Any) -> Any:
     return lambda question, completion: reward(question, _demo_trim(completion))
-
-
-def train_cpt_quiet(cfg: Any, corpora: list[tuple[str, float]], out_dir: str, tokenizer_dir: str) -> dict:
-    from pipeline.train.cpt import train_cpt
-
-    return train_cpt(cfg, corpora, out_dir, tokenizer_dir, resume=True, log=lambda line: None)
 
 
 def print_demo(summary: dict[str, Any]) -> None:

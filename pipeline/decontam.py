@@ -73,8 +73,15 @@ import xxhash
 import yaml
 
 FORMATS = ("jsonl", "parquet", "tsv")
-_SPEC_KEYS = ("name", "file", "fields", "language", "format", "id_field", "tsv_columns")
+_SPEC_KEYS = ("name", "file", "fields", "language", "format", "id_field", "tsv_columns", "sha256", "source")
 _REQUIRED_KEYS = ("name", "file", "fields", "language")
+_TRAIN_REQUIRED_KEYS = ("name", "file", "sha256", "source")  # `train_splits:` entries: fetched, not matched
+BUILDS = ("download", "mgsm", "math_train", "champ")  # how jobs/benchmarks.py builds a file
+_SOURCE_KEYS = ("build", "repo", "commit", "path", "parts", "package", "version", "member")
+_SOURCE_NEEDS = {"download": ("repo", "commit", "path"), "math_train": ("repo", "commit", "path"),
+                 "mgsm": ("repo", "commit", "parts"), "champ": ("package", "version", "member")}
+_PART_KEYS = ("file", "path", "sha256")
+_SHA256 = re.compile("[0-9a-f]{64}")
 _INDEX_VERSION = 1  # bump when words or gram hashes change: old serialized indexes are refused
 
 _CHUNK_WORDS = 1 << 20  # words hashed and looked up at once: bounds the numpy arrays
@@ -112,6 +119,34 @@ class DecontamError(ValueError):
 
 
 @dataclass(frozen=True)
+class SourcePart:
+    """A file a built benchmark file is made from, fetched first (MGSM's per-language TSVs)."""
+
+    file: str  # relative to the benchmarks root, e.g. "mgsm/tsv/mgsm_de.tsv"
+    path: str  # upstream path at the source's repo@commit
+    sha256: str  # what the fetched bytes must hash to
+
+
+@dataclass(frozen=True)
+class BenchmarkSource:
+    """Where `make benchmarks` (jobs/benchmarks.py) gets a benchmark file, pinned to a commit or release.
+
+    build "download": the file at github.com/<repo>@<commit>/<path>, as it is;
+    "math_train": the per-problem JSON files under the folder <path> at repo@commit, as JSONL;
+    "mgsm": the `parts` (TSVs at repo@commit), fetched first, as one JSONL;
+    "champ": <member> of the PyPI wheel of <package> <version>, as JSONL."""
+
+    build: str = "download"
+    repo: str = ""  # GitHub owner/name
+    commit: str = ""
+    path: str = ""
+    parts: tuple[SourcePart, ...] = ()
+    package: str = ""  # PyPI project
+    version: str = ""
+    member: str = ""  # file inside the wheel
+
+
+@dataclass(frozen=True)
 class BenchmarkSpec:
     name: str  # e.g. "gsm8k"
     file: str  # relative to the benchmarks root, e.g. "gsm8k/test.jsonl"
@@ -120,14 +155,21 @@ class BenchmarkSpec:
     format: str = ""  # jsonl | parquet | tsv; "" = from the file suffix
     id_field: str = ""  # field giving the problem id; "" = the 0-based line/row number
     tsv_columns: tuple[str, ...] = ()  # column names of a header-less TSV; () = the first line is a header
+    # Provenance, for `make benchmarks`: not part of what a spec matches, so left out of comparisons.
+    sha256: str = field(default="", compare=False)  # what the file's bytes hash to; "" = not pinned
+    source: BenchmarkSource | None = field(default=None, compare=False)  # where it is fetched from
+    split: str = "test"  # "train" for `train_splits:` entries: fetched, never decontamination targets
 
 
 # ---------------------------------------------------------------- benchmarks.yaml
 
 
-def load_benchmark_specs(path: str | Path) -> list[BenchmarkSpec]:
-    """Parse conf/benchmarks.yaml (`benchmarks:` a list of entries); a bad entry raises DecontamError
-    naming the file and the entry's line."""
+def load_benchmark_specs(path: str | Path, include_train: bool = False) -> list[BenchmarkSpec]:
+    """Parse conf/benchmarks.yaml: `benchmarks:` a list of entries, the decontamination targets, and an
+    optional `train_splits:` list (files `make benchmarks` fetches that are never decontamination
+    targets: `name`, `file`, `sha256`, `source`). Returns the targets; with `include_train`, the train
+    splits after them (split "train"). A bad entry of either list raises DecontamError naming the file
+    and the entry's line."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -140,20 +182,25 @@ def load_benchmark_specs(path: str | Path) -> list[BenchmarkSpec]:
         raise DecontamError(f"{path}:{mark.line + 1 if mark else 0}: invalid YAML "
                             f"({getattr(exc, 'problem', exc)})") from exc
     top = _mapping(path, root, "the top level") if root is not None else {}
-    if set(top) != {"benchmarks"}:
-        raise DecontamError(f"{path}:1: expected exactly one top-level key 'benchmarks', got {sorted(top)}")
-    entries = top["benchmarks"][1]
-    if not isinstance(entries, yaml.SequenceNode):
-        raise DecontamError(f"{path}:{_line(entries)}: 'benchmarks' must be a list of entries")
-    specs, seen = [], {}
-    for node in entries.value:
-        spec = _spec(path, node)
-        if spec.name in seen:
-            raise DecontamError(f"{path}:{_line(node)}: duplicate benchmark name '{spec.name}' "
-                                f"(first at line {seen[spec.name]})")
-        seen[spec.name] = _line(node)
-        specs.append(spec)
-    return specs
+    if "benchmarks" not in top or set(top) - {"benchmarks", "train_splits"}:
+        raise DecontamError(f"{path}:1: expected exactly one top-level key 'benchmarks' (besides an "
+                            f"optional 'train_splits'), got {sorted(top)}")
+    specs: list[BenchmarkSpec] = []
+    seen: dict[str, int] = {}
+    for key in ("benchmarks", "train_splits"):
+        if key not in top:
+            continue
+        entries = top[key][1]
+        if not isinstance(entries, yaml.SequenceNode):
+            raise DecontamError(f"{path}:{_line(entries)}: '{key}' must be a list of entries")
+        for node in entries.value:
+            spec = _spec(path, node, train=key == "train_splits")
+            if spec.name in seen:
+                raise DecontamError(f"{path}:{_line(node)}: duplicate benchmark name '{spec.name}' "
+                                    f"(first at line {seen[spec.name]})")
+            seen[spec.name] = _line(node)
+            specs.append(spec)
+    return specs if include_train else [spec for spec in specs if spec.split != "train"]
 
 
 def _line(node: yaml.Node) -> int:
@@ -188,25 +235,72 @@ def _strings(path: Path, key: str, node: yaml.Node) -> tuple[str, ...]:
     raise DecontamError(f"{path}:{_line(node)}: '{key}' must be a list of strings")
 
 
-def _spec(path: Path, node: yaml.Node) -> BenchmarkSpec:
-    entry = _mapping(path, node, "a benchmark entry")
+def _spec(path: Path, node: yaml.Node, train: bool = False) -> BenchmarkSpec:
+    what = "train split entry" if train else "benchmark entry"
+    entry = _mapping(path, node, f"a {what}")
     for key, (key_node, _) in entry.items():
         if key not in _SPEC_KEYS:
-            raise DecontamError(f"{path}:{_line(key_node)}: unknown key '{key}' in benchmark entry "
+            raise DecontamError(f"{path}:{_line(key_node)}: unknown key '{key}' in {what} "
                                 f"(known: {', '.join(_SPEC_KEYS)})")
-    missing = [k for k in _REQUIRED_KEYS if k not in entry]
+    missing = [k for k in (_TRAIN_REQUIRED_KEYS if train else _REQUIRED_KEYS) if k not in entry]
     if missing:
-        raise DecontamError(f"{path}:{_line(node)}: benchmark entry misses {', '.join(missing)}")
-    values: dict[str, Any] = {}
+        raise DecontamError(f"{path}:{_line(node)}: {what} misses {', '.join(missing)}")
+    values: dict[str, Any] = {"fields": (), "language": ""} if train else {}
     for key, (_, value) in entry.items():
-        values[key] = (_strings if key in ("fields", "tsv_columns") else _scalar)(path, key, value)
+        if key == "source":
+            values[key] = _source(path, value)
+        else:
+            values[key] = (_strings if key in ("fields", "tsv_columns") else _scalar)(path, key, value)
     if not values["name"] or not values["file"]:
         raise DecontamError(f"{path}:{_line(node)}: 'name' and 'file' must not be empty")
-    if not values["fields"]:
+    if not values["fields"] and not train:
         raise DecontamError(f"{path}:{_line(entry['fields'][1])}: 'fields' must name at least one field")
     if values.get("format", "") not in ("", *FORMATS):
         raise DecontamError(f"{path}:{_line(entry['format'][1])}: format must be one of {', '.join(FORMATS)}")
-    return BenchmarkSpec(**values)
+    if "sha256" in entry:
+        _check_sha256(path, entry["sha256"][1], values["sha256"])
+    if "source" in entry and "sha256" not in entry:
+        raise DecontamError(f"{path}:{_line(node)}: a {what} with a 'source' needs its 'sha256' "
+                            "(a fetched file is pinned by its hash)")
+    return BenchmarkSpec(**values, split="train" if train else "test")
+
+
+def _check_sha256(path: Path, node: yaml.Node, value: str) -> None:
+    if not _SHA256.fullmatch(value):
+        raise DecontamError(f"{path}:{_line(node)}: 'sha256' must be 64 lowercase hex digits")
+
+
+def _source(path: Path, node: yaml.Node) -> BenchmarkSource:
+    entry = _mapping(path, node, "'source'")
+    for key, (key_node, _) in entry.items():
+        if key not in _SOURCE_KEYS:
+            raise DecontamError(f"{path}:{_line(key_node)}: unknown key '{key}' in a source "
+                                f"(known: {', '.join(_SOURCE_KEYS)})")
+    values: dict[str, Any] = {}
+    for key, (_, value) in entry.items():
+        if key == "parts":
+            if not isinstance(value, yaml.SequenceNode) or not value.value:
+                raise DecontamError(f"{path}:{_line(value)}: 'parts' must be a list of files")
+            values[key] = tuple(_part(path, item) for item in value.value)
+        else:
+            values[key] = _scalar(path, key, value)
+    build = values.setdefault("build", "download")
+    if build not in BUILDS:
+        raise DecontamError(f"{path}:{_line(entry['build'][1])}: build must be one of {', '.join(BUILDS)}")
+    missing = [key for key in _SOURCE_NEEDS[build] if not values.get(key)]
+    if missing:
+        raise DecontamError(f"{path}:{_line(node)}: a {build} source needs {', '.join(missing)}")
+    return BenchmarkSource(**values)
+
+
+def _part(path: Path, node: yaml.Node) -> SourcePart:
+    entry = _mapping(path, node, "a source part")
+    if set(entry) != set(_PART_KEYS):
+        raise DecontamError(f"{path}:{_line(node)}: a source part has exactly the keys "
+                            f"{', '.join(_PART_KEYS)}, got {', '.join(entry)}")
+    values = {key: _scalar(path, key, value) for key, (_, value) in entry.items()}
+    _check_sha256(path, entry["sha256"][1], values["sha256"])
+    return SourcePart(**values)
 
 
 # ---------------------------------------------------------------- benchmark files

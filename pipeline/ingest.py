@@ -2,8 +2,10 @@
 
 Every record read is counted exactly once: kept, or dropped with a reason, so that
 `records_read == pages_kept + sum(dropped.values())` always holds (tests check it). The part
-is written to a temporary file and published atomically, then a small `_parts/*.json` file
-records that the WARC is done; a rerun skips WARCs with that file.
+is built in memory and published whole through `pipeline.fs.Store` (mode 0644 less
+the umask on a shared disk, one PUT on an object store), then a small `_parts/<part stem>.json`
+file records that the WARC is done; a rerun skips WARCs with that file (or with the
+`_parts/<part>.parquet.json` name earlier runs wrote).
 """
 
 from __future__ import annotations
@@ -12,8 +14,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline import storage
+from pipeline import fs, storage
 from pipeline.config import ExtractSettings, Settings
 from pipeline.extract import ExtractError, ExtractTimeout, GuardedExtractor
 from pipeline.warc import CorruptRegion, iter_warc, parse_http_response
@@ -55,7 +55,12 @@ DROP_REASONS = (
     "too_large", "decode_error", "extract_timeout", "extract_error", "empty_text",
 )
 MAX_PROBLEMS_PER_FILE = 50
-PARTS_DIR = "_parts"
+# Ingest's own files beside the parts: a `__` folder, which Spark, pyarrow and Hugging Face
+# `datasets` (load_dataset("parquet", data_dir=...)) all skip, so WORK/pages holds only the table.
+BOOKKEEPING_DIR = "__ingest__"
+STATS_FILE = f"{BOOKKEEPING_DIR}/stats.json"
+PARTS_DIR = f"{BOOKKEEPING_DIR}/parts"
+OLD_PARTS_DIR = "_parts"  # where runs before the move wrote their markers (still honoured)
 
 
 @dataclass
@@ -163,7 +168,8 @@ def get_extractor(settings: ExtractSettings) -> GuardedExtractor:
 
 
 def iter_pages(warc_path: str, settings: Settings, stats: FileStats,
-               extractor: GuardedExtractor | None = None) -> Iterable[dict[str, Any]]:
+               extractor: GuardedExtractor | None = None,
+               recorded_as: str | None = None) -> Iterable[dict[str, Any]]:
     """Yield `pages` rows of one WARC, counting every record in `stats`."""
     extractor = extractor or get_extractor(settings.extract)
     name = warc_file_name(warc_path)
@@ -244,7 +250,7 @@ def iter_pages(warc_path: str, settings: Settings, stats: FileStats,
             "host": host,
             "domain": domain,
             "path": path,
-            "warc_path": warc_path,
+            "warc_path": recorded_as or warc_path,
             "warc_offset": item.offset,
             "fetch_time": item.date,
             "charset": extraction.charset,
@@ -255,51 +261,61 @@ def iter_pages(warc_path: str, settings: Settings, stats: FileStats,
         }
 
 
-def _write_part(rows: Iterable[dict[str, Any]], dest: str, settings: Settings) -> None:
+def marker_names(part: str) -> tuple[str, str]:
+    """(the done marker a run writes, the older name earlier runs wrote) for a part, relative to
+    the output folder. The new name ends in `.json` only, never `.parquet.json`."""
+    stem = part.removesuffix(".parquet")
+    return f"{PARTS_DIR}/{stem}.json", f"{OLD_PARTS_DIR}/{part}.json"
+
+
+def _write_part(rows: Iterable[dict[str, Any]], dest: str, settings: Settings, store: fs.Store) -> None:
+    """Build the part in memory (a part is tens of MB at most: one WARC's extracted text, compressed),
+    then publish it whole at `dest`: nothing is written beside it, nothing half-written is seen."""
     compression = settings.ingest.parquet_compression
-    local_dest = storage.scheme_of(dest) == "file"
-    tmp_dir = os.path.dirname(dest) if local_dest else None
-    fd, tmp = tempfile.mkstemp(prefix=".inflight-", suffix=".parquet", dir=tmp_dir)
-    os.close(fd)
-    try:
-        with pq.ParquetWriter(tmp, PAGES_SCHEMA, compression=None if compression == "none" else compression,
-                              write_statistics=True) as writer:
-            batch: list[dict[str, Any]] = []
-            written = False
-            for row in rows:
-                batch.append(row)
-                if len(batch) >= settings.ingest.row_group_rows:
-                    writer.write_table(pa.Table.from_pylist(batch, PAGES_SCHEMA))
-                    batch, written = [], True
-            if batch or not written:  # a WARC with no pages still gets a part with the schema
+    sink = pa.BufferOutputStream()
+    with pq.ParquetWriter(sink, PAGES_SCHEMA, compression=None if compression == "none" else compression,
+                          write_statistics=True) as writer:
+        batch: list[dict[str, Any]] = []
+        written = False
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= settings.ingest.row_group_rows:
                 writer.write_table(pa.Table.from_pylist(batch, PAGES_SCHEMA))
-        if local_dest:
-            os.replace(tmp, dest)
-        else:
-            with open(tmp, "rb") as fh:
-                storage.write_bytes_atomic(dest, fh.read(), settings.storage)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+                batch, written = [], True
+        if batch or not written:  # a WARC with no pages still gets a part with the schema
+            writer.write_table(pa.Table.from_pylist(batch, PAGES_SCHEMA))
+    store.write_bytes(dest, sink.getvalue().to_pybytes())
+
+
+def _finished(store: fs.Store, out_dir: str, part: str) -> FileStats | None:
+    """The stats an earlier run recorded for `part` (under either marker name), or None."""
+    for name in marker_names(part):
+        marker = fs.join(out_dir, name)
+        if store.exists(marker):
+            return FileStats.from_dict(store.read_json(marker))
+    return None
 
 
 def ingest_warc(warc_path: str, out_dir: str, settings: Settings, force: bool = False,
-                extractor: GuardedExtractor | None = None) -> FileStats:
-    """Turn one WARC into `out_dir/<part>.parquet`; skip it if an earlier run finished it."""
-    part = part_name(warc_path)
-    dest = storage.join(out_dir, part)
-    done_marker = storage.join(out_dir, f"{PARTS_DIR}/{part}.json")
-    if not force and storage.exists(done_marker, settings.storage):
-        previous = FileStats.from_dict(json.loads(storage.read_bytes(done_marker, settings.storage)))
+                extractor: GuardedExtractor | None = None, recorded_as: str | None = None) -> FileStats:
+    """Turn one WARC into `out_dir/<part>.parquet`; skip it if an earlier run finished it.
+
+    `recorded_as` is the path written into the table (`warc_path`) and hashed into the part name
+    when it differs from where the bytes are read: a WARC inside a run folder is recorded relative
+    to it, so the table is the same wherever the run folder lives (a local disk, a bucket)."""
+    store = fs.Store(settings.storage)
+    recorded = recorded_as or warc_path
+    part = part_name(recorded)
+    dest = fs.join(out_dir, part)
+    previous = None if force else _finished(store, out_dir, part)
+    if previous is not None:
         previous.status = "skipped"
         return previous
-    stats = FileStats(warc_path=warc_path, part=part)
+    stats = FileStats(warc_path=recorded, part=part)
     start = time.monotonic()
     retries_before = storage.RetryStats.retries
-    if storage.scheme_of(dest) == "file":
-        os.makedirs(out_dir, exist_ok=True)
     try:
-        _write_part(iter_pages(warc_path, settings, stats, extractor), dest, settings)
+        _write_part(iter_pages(warc_path, settings, stats, extractor, recorded), dest, settings, store)
     except storage.StorageError as exc:
         # Missing or unreadable file: counted, logged, no part; the other files go on.
         log.error("%s: %s", warc_path, exc)
@@ -311,8 +327,10 @@ def ingest_warc(warc_path: str, out_dir: str, settings: Settings, force: bool = 
         return stats
     stats.seconds = time.monotonic() - start
     stats.retries = storage.RetryStats.retries - retries_before
-    storage.write_bytes_atomic(done_marker, json.dumps(stats.to_dict(), sort_keys=True).encode(),
-                               settings.storage)
+    marker, old_marker = marker_names(part)
+    store.write_bytes(fs.join(out_dir, marker), json.dumps(stats.to_dict(), sort_keys=True).encode())
+    if force:  # a forced redo must not leave an older run's marker saying something else
+        store.remove(fs.join(out_dir, old_marker))
     return stats
 
 

@@ -570,8 +570,9 @@ _MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _MD_BACKSLASH = frozenset("\\`*_[]|~$!#")
 
 
-def _md(value: Any, limit: int | None = None) -> str:
-    """Markdown-safe inline text: entities for HTML characters, backslash escapes, one line."""
+def markdown_text(value: Any, limit: int | None = None) -> str:
+    """Markdown-safe inline text: entities for HTML characters, backslash escapes, one line (the
+    one escaping rule for every Markdown report: this one and decontamination's)."""
     return "".join(_MD_ENTITIES.get(ch) or ("\\" + ch if ch in _MD_BACKSLASH else ch)
                    for ch in _clean(value, limit))
 
@@ -579,9 +580,9 @@ def _md(value: Any, limit: int | None = None) -> str:
 def _md_table(head: Sequence[Any], rows: Iterable[Sequence[Any]], numeric: Iterable[int] = ()) -> list[str]:
     """Every cell is escaped, so a hostile value cannot add a column or markup (cells come truncated)."""
     num = set(numeric)
-    lines = ["| " + " | ".join(_md(h) for h in head) + " |",
+    lines = ["| " + " | ".join(markdown_text(h) for h in head) + " |",
              "|" + "|".join("---:" if i in num else "---" for i in range(len(head))) + "|"]
-    lines += ["| " + " | ".join(_md(c) or " " for c in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(markdown_text(c) or " " for c in row) + " |" for row in rows]
     return lines
 
 
@@ -594,19 +595,19 @@ def render_markdown(report: IterationReport) -> str:
     """A Markdown summary of the same report (tables instead of plots)."""
     p = _parts(report)
     hist_head, hist_rows, notes = _hist_table(report)
-    out = [f"# {_md(p.heading)}", ""]
+    out = [f"# {markdown_text(p.heading)}", ""]
     if p.warnings:
-        out += ["## Warnings", "", *(f"- {_md(w)}" for w in p.warnings), ""]
+        out += ["## Warnings", "", *(f"- {markdown_text(w)}" for w in p.warnings), ""]
     out += ["## Classifier on the held-out set", "",
            *_md_table(["Metric", "Value"], _metric_rows(p.metrics), (1,)), "",
            "## Score distributions", ""]
     if hist_rows:
         out += [*_md_table(hist_head, hist_rows, range(1, len(hist_head))), ""]
     if notes:
-        out += [*(f"- {_md(n)}" for n in notes), ""]
+        out += [*(f"- {markdown_text(n)}" for n in notes), ""]
     out += ["## Recall", "", *_md_table(["", "Value"], _recall_rows(p.recall)), ""]
 
-    out += [f"## {_md(p.domains_heading)}", ""]
+    out += [f"## {markdown_text(p.domains_heading)}", ""]
     if p.domains:
         out += [*_md_table(*_domain_table(p.domains)), ""]
         _, paths, _ = table = _path_table(p.domains, _examples_md)
@@ -616,7 +617,7 @@ def render_markdown(report: IterationReport) -> str:
         out += ["No flagged domains.", ""]
 
     out += ["## Pages added by annotated patterns", "",
-            f"Pages added: {_md(_pattern_pages(p.patterns, p.by_source))}", ""]
+            f"Pages added: {markdown_text(_pattern_pages(p.patterns, p.by_source))}", ""]
     out += [*_md_table(*_source_table(p.by_source)), ""] if p.by_source else ["No pattern additions.", ""]
     if p.pattern_examples:
         url = partial(_clean, limit=URL_CHARS)
@@ -626,7 +627,7 @@ def render_markdown(report: IterationReport) -> str:
     out += [*_md_table(*_per_pattern_table(p.per_pattern)), ""] if p.per_pattern else ["No URL patterns.", ""]
     out += ["## Convergence", ""]
     if p.stopped:
-        out += [f"**{_md(p.stopped)}**", ""]
+        out += [f"**{markdown_text(p.stopped)}**", ""]
     out += ([*_md_table(*_convergence_table(p.convergence)), ""] if p.convergence
             else ["No iterations yet.", ""])
     out += ["## Pages and tokens per step", ""]

@@ -153,7 +153,8 @@ class StageProgress(threading.Thread):
             if info is None:
                 continue
             name = (info.name or "").split(" at ")[0]
-            named = f" ({name})" if name and not name.startswith("$") else ""  # Spark's internal names say nothing
+            # Spark's internal names ($anonfun...) say nothing
+            named = f" ({name})" if name and not name.startswith("$") else ""
             parts.append(f"stage {stage_id}{named}: {info.numCompletedTasks}/{info.numTasks} tasks"
                          f"{f', {info.numActiveTasks} running' if info.numActiveTasks else ''}")
         if not parts:
@@ -341,18 +342,22 @@ def write_sorted_parquet(df: Any, store: Any, out_dir: str, parts: int, key: str
 
 
 def ship_as(session: Any, path: str, name: str) -> str:
-    """addFile a local file or folder under `name` (for SparkFiles.get). Spark keys shipped files by
-    base name and refuses a different file under a name it has seen, so callers pass a name unique
-    to the content (a second model.bin, a retrained tokenizer). Files are hard-linked when possible."""
-    staging = os.path.join(tempfile.mkdtemp(prefix="mathmine-ship-"), name)
+    """Ship a local file or folder to the executors; returns the name to hand to SparkFiles.get.
+    Spark keys shipped files by base name and refuses a different file under a name it has seen,
+    so callers pass a name unique to the content (a second model.bin, a retrained tokenizer). A
+    folder travels as a zip archive (addArchive; executors get it unpacked under `<name>.zip`),
+    since addFile refuses local folders on a cluster. Files are hard-linked when possible."""
+    staging_dir = tempfile.mkdtemp(prefix="mathmine-ship-")
     if os.path.isdir(path):
-        shutil.copytree(path, staging)
-    else:
-        try:
-            os.link(path, staging)
-        except OSError:
-            shutil.copyfile(path, staging)
-    session.sparkContext.addFile(staging, recursive=os.path.isdir(path))
+        archive = shutil.make_archive(os.path.join(staging_dir, name), "zip", root_dir=path)
+        session.sparkContext.addArchive(archive)
+        return os.path.basename(archive)
+    staging = os.path.join(staging_dir, name)
+    try:
+        os.link(path, staging)
+    except OSError:
+        shutil.copyfile(path, staging)
+    session.sparkContext.addFile(staging)
     return name
 
 

@@ -19,7 +19,6 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
@@ -242,26 +241,6 @@ def open_at(path: str, settings: StorageSettings, offset: int = 0) -> BinaryIO:
 def read_bytes(path: str, settings: StorageSettings) -> bytes:
     with open_at(path, settings) as fh:
         return fh.read()
-
-
-def write_bytes_atomic(path: str, data: bytes, settings: StorageSettings) -> None:
-    """Write a whole file so readers see all of it or none: temp file + rename, or one S3 PUT."""
-    kind = scheme_of(path)
-    if kind == "s3":
-        bucket, key = split_s3(path)
-        client = s3_client(settings, bucket)
-        _retrying(path, settings, lambda: client.put_object(Bucket=bucket, Key=key, Body=data))
-        return
-    if kind == "http":
-        raise StorageError(path, "write_error", "cannot write to an http(s) URL")
-    local = Path(_local(path))
-    local.parent.mkdir(parents=True, exist_ok=True)
-    tmp = local.with_name(f".{local.name}.tmp-{os.getpid()}-{threading.get_ident()}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, local)
 
 
 def exists(path: str, settings: StorageSettings) -> bool:

@@ -5,6 +5,10 @@ its identity is the sha256 of its `tokenizer.json`. Encoding uses the fast `toke
 no BOS, no special tokens added, EOS appended to every document. A literal "<|endoftext|>" inside a page is
 encoded as plain text, so no page can fake a document boundary.
 
+Every file is written through `pipeline.fs.Store` (a local folder or s3://): shards are built in memory
+and written whole, a trained tokenizer is saved to a local temp folder and uploaded as a published folder,
+and a tokenizer folder on an object store is loaded from a local copy.
+
 Shards (DESIGN section 4, `shards`): `train-00000-of-000NN.parquet`, zstd, columns input_ids / doc_id /
 num_tokens / source, the tokenizer in the file metadata; `manifest.json` beside them lists every shard with
 its rows, tokens, sha256 and bytes. Everything written is a pure function of its inputs (no timestamps), so
@@ -20,9 +24,10 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -31,6 +36,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from pipeline import fs
+from pipeline.spark import parquet_bytes
+from pipeline.storage import StorageError
 
 SCHEMA_VERSION = "1"
 MANIFEST = "manifest.json"
@@ -82,22 +91,35 @@ def _offline_transformers() -> Any:
 
 # ---- loading ----
 
-def load_tokenizer(path: str) -> tuple[Any, TokenizerInfo]:
+def load_tokenizer(path: str, store: fs.Store | None = None) -> tuple[Any, TokenizerInfo]:
     """(fast `tokenizers.Tokenizer`, info) of a Hugging Face tokenizer folder, loaded offline through
     AutoTokenizer. Cached per process by path and tokenizer.json's mtime/size, so a Spark worker loads
     it once and a retrained folder is loaded again. The returned tokenizer has truncation and padding
-    off and encodes special-token strings in the text as plain text: share it, do not reconfigure it."""
+    off and encodes special-token strings in the text as plain text: share it, do not reconfigure it.
+    A folder on an object store (s3://) is loaded from a temporary local copy; its info keeps the URI."""
+    if fs.is_remote(path):
+        store = store or fs.Store()
+        if not store.exists(fs.join(path, "tokenizer.json")):
+            raise TokenizeError(f"{path}: no tokenizer.json")
+        default_name = path.rstrip("/").rsplit("/", 1)[-1]
+        with store.local_folder(path) as local:
+            tokenizer, info = _load_local(local, default_name)
+        return tokenizer, replace(info, path=path)
+    return _load_local(fs.local_path(path), None)
+
+
+def _load_local(path: str, default_name: str | None) -> tuple[Any, TokenizerInfo]:
     tokenizer_json = Path(path, "tokenizer.json")
     try:
         stat = tokenizer_json.stat()
     except OSError:
         raise TokenizeError(f"{path}: no tokenizer.json") from None
-    tokenizer, info = _load(path, stat.st_mtime_ns, stat.st_size)
-    return tokenizer, info
+    return _load(path, stat.st_mtime_ns, stat.st_size, default_name)
 
 
 @lru_cache(maxsize=4)
-def _load(path: str, _mtime_ns: int, _size: int) -> tuple[Any, TokenizerInfo]:
+def _load(path: str, _mtime_ns: int, _size: int,
+          default_name: str | None = None) -> tuple[Any, TokenizerInfo]:
     transformers = _offline_transformers()
     try:
         auto = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
@@ -113,29 +135,32 @@ def _load(path: str, _mtime_ns: int, _size: int) -> tuple[Any, TokenizerInfo]:
     backend.no_padding()
     backend.encode_special_tokens = True  # "<|endoftext|>" written in a page is text, not EOS
     info = TokenizerInfo(
-        path=path, name=_tokenizer_name(path), sha256=_sha256_file(Path(path, "tokenizer.json")),
+        path=path, name=_tokenizer_name(path, default_name),
+        sha256=_sha256_file(Path(path, "tokenizer.json")),
         vocab_size=max(backend.get_vocab(with_added_tokens=True).values()) + 1,
         bos_id=auto.bos_token_id, eos_id=auto.eos_token_id, pad_id=auto.pad_token_id)
     return backend, info
 
 
-def _tokenizer_name(path: str) -> str:
+def _tokenizer_name(path: str, default_name: str | None = None) -> str:
     try:
         config = json.loads(Path(path, "tokenizer_config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         config = {}
     name = config.get("name_or_path") if isinstance(config, dict) else None
-    return name if isinstance(name, str) and name else Path(path).resolve().name
+    return name if isinstance(name, str) and name else default_name or Path(path).resolve().name
 
 
 # ---- training ----
 
 def train_bpe(texts: Iterable[str], out_dir: str, vocab_size: int = 8192,
-              min_frequency: int = 2) -> TokenizerInfo:
+              min_frequency: int = 2, store: fs.Store | None = None) -> TokenizerInfo:
     """Train a byte-level BPE (GPT-2 style: every byte is in the vocabulary, so any text encodes and
     decodes back exactly) and save it as a Hugging Face tokenizer folder named "mathmine-bpe-<vocab>".
     Ids 0 and 1 are <|endoftext|> (EOS and pad) and <|begin|> (BOS). The same texts give a
-    byte-identical folder: merges are ranked by count, ties by token ids, in any thread order."""
+    byte-identical folder: merges are ranked by count, ties by token ids, in any thread order.
+    The folder is saved on the local disk (the library wants a folder name) and published at `out_dir`
+    through `store` (any store), replacing an older folder whole."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
     if vocab_size < 256 + 2:
@@ -152,23 +177,26 @@ def train_bpe(texts: Iterable[str], out_dir: str, vocab_size: int = 8192,
     transformers = _offline_transformers()
     fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token=BOS_TOKEN,
                                                 eos_token=EOS_TOKEN, pad_token=EOS_TOKEN)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".train-bpe-", dir=out) as tmp:
-        fast.save_pretrained(tmp)
-        _finish_config(Path(tmp, "tokenizer_config.json"), name)
-        for file in sorted(os.listdir(tmp)):  # each file appears whole
-            os.replace(Path(tmp, file), out / file)
-    return load_tokenizer(out_dir)[1]
+    store = store or fs.Store()
+    local = tempfile.mkdtemp(prefix="mathmine-bpe-")
+    try:
+        fast.save_pretrained(local)
+        _finish_config(os.path.join(local, "tokenizer_config.json"), name)
+        store.upload_dir(local, out_dir)
+    finally:
+        shutil.rmtree(local, ignore_errors=True)
+    return load_tokenizer(out_dir, store)[1]
 
 
-def _finish_config(path: Path, name: str) -> None:
+def _finish_config(path: str, name: str) -> None:
     """Record the name, and name the generic fast class, which transformers 4 and 5 both load
-    (5 writes its own class name, "TokenizersBackend", that 4 does not know)."""
-    config = json.loads(path.read_text(encoding="utf-8"))
+    (5 writes its own class name, "TokenizersBackend", that 4 does not know). `path` is in the local
+    temp folder the tokenizer was saved to."""
+    store = fs.Store()
+    config = json.loads(store.read_bytes(path))
     config["name_or_path"] = name
     config["tokenizer_class"] = "PreTrainedTokenizerFast"
-    path.write_text(json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    store.write_text(path, json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
 # ---- encoding ----
@@ -240,6 +268,35 @@ def assign_shards(num_tokens: Sequence[int], target_tokens: int) -> list[int]:
     return shards.tolist()
 
 
+ShardState = tuple[int, int]  # (index of the last shard so far, tokens it holds)
+
+
+def continue_shards(num_tokens: Sequence[int], target_tokens: int,
+                    state: ShardState | None = None) -> tuple[list[int], ShardState | None]:
+    """`assign_shards` on documents that follow others already assigned: (shard of each document, the
+    state after them). `state` is (last shard index, its tokens) after the documents before, None
+    before the first. Feeding consecutive pieces of one sequence, each with the state the previous
+    piece returned, gives exactly `assign_shards` of the whole sequence (the open shard enters as one
+    document of its size), so a Spark job can assign shards partition by partition."""
+    counts = np.asarray(num_tokens, dtype=np.int64)
+    if not counts.size:
+        assign_shards(counts, target_tokens)  # the same argument checks
+        return [], state
+    if state is None:  # the first documents: shard 0 starts with them
+        shards, carried = np.asarray(assign_shards(counts, target_tokens)), None
+    elif state[1] < target_tokens:  # the open shard takes more documents: it enters as one of its size
+        index, filled = state
+        shards = np.asarray(assign_shards(np.concatenate([[filled], counts]), target_tokens)[1:]) + index
+        carried = state
+    else:  # the open shard is full: the next document starts a new one
+        shards, carried = np.asarray(assign_shards(counts, target_tokens)) + state[0] + 1, None
+    last = int(shards[-1])
+    in_last = int(counts[shards == last].sum())
+    if carried is not None and last == carried[0]:
+        in_last += carried[1]
+    return shards.tolist(), (last, in_last)
+
+
 def _token_array(input_ids: Sequence[np.ndarray], info: TokenizerInfo) -> tuple[np.ndarray, np.ndarray]:
     """(offsets int32, values int32) of the list column, checked: non-empty, EOS last, ids in range."""
     lengths = np.fromiter((len(ids) for ids in input_ids), dtype=np.int64, count=len(input_ids))
@@ -260,9 +317,10 @@ def _token_array(input_ids: Sequence[np.ndarray], info: TokenizerInfo) -> tuple[
 
 
 def write_shard(path: str, doc_ids: Sequence[str], input_ids: Sequence[np.ndarray], sources: Sequence[str],
-                info: TokenizerInfo, row_group_rows: int = 1000) -> dict[str, Any]:
-    """Write one shard (local path) atomically, zstd; return its manifest entry
-    {"file", "rows", "tokens", "sha256", "bytes"}."""
+                info: TokenizerInfo, row_group_rows: int = 1000,
+                store: fs.Store | None = None) -> dict[str, Any]:
+    """Write one shard atomically through `store` (any store), zstd; return its manifest entry
+    {"file", "rows", "tokens", "sha256", "bytes"}. The file is built in memory and written whole."""
     if not len(doc_ids) == len(input_ids) == len(sources):
         raise TokenizeError(f"{path}: {len(doc_ids)} doc_ids, {len(input_ids)} input_ids, "
                             f"{len(sources)} sources")
@@ -271,34 +329,23 @@ def write_shard(path: str, doc_ids: Sequence[str], input_ids: Sequence[np.ndarra
     table = pa.Table.from_arrays([pa.ListArray.from_arrays(pa.array(offsets), pa.array(values)),
                                   pa.array(doc_ids, pa.string()), pa.array(np.diff(offsets), pa.int32()),
                                   pa.array(sources, pa.string())], schema=schema)
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    try:
-        # doc_id is unique per row and ids gain nothing from a dictionary (measured): only source gets
-        # one. zstd level 3 (pyarrow's default is 1): ~7% smaller shards, written once, read many times.
-        pq.write_table(table, tmp, compression="zstd", compression_level=3,
-                       row_group_size=max(1, row_group_rows), use_dictionary=["source"])
-        entry = {"file": target.name, "rows": table.num_rows, "tokens": int(offsets[-1]),
-                 "sha256": _sha256_file(tmp), "bytes": tmp.stat().st_size}
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return entry
+    # doc_id is unique per row and ids gain nothing from a dictionary (measured): only source gets
+    # one. zstd level 3 (pyarrow's default is 1): ~7% smaller shards, written once, read many times.
+    data = parquet_bytes(table, compression="zstd", compression_level=3,
+                         row_group_size=max(1, row_group_rows), use_dictionary=["source"])
+    store = store or fs.Store()
+    store.write_bytes(path, data)
+    return {"file": path.rstrip("/").rsplit("/", 1)[-1], "rows": table.num_rows, "tokens": int(offsets[-1]),
+            "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
 
 
 # ---- manifest ----
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_manifest(out_dir: str, shards: Sequence[dict[str, Any]], info: TokenizerInfo,
-                   extra: dict[str, Any]) -> str:
-    """Write out_dir/manifest.json atomically: schema_version, tokenizer, shards sorted by file, totals,
-    and the keys of `extra` (e.g. shuffle seed, target size) at the top level. Returns its path."""
+                   extra: dict[str, Any], store: fs.Store | None = None) -> str:
+    """Write out_dir/manifest.json atomically through `store`: schema_version, tokenizer, shards sorted by
+    file, totals, and the keys of `extra` (e.g. shuffle seed, target size) at the top level. Returns its
+    path."""
     clash = sorted(set(extra) & set(_MANIFEST_KEYS))
     if clash:
         raise TokenizeError(f"manifest extra: reserved keys {clash}")
@@ -311,19 +358,22 @@ def write_manifest(out_dir: str, shards: Sequence[dict[str, Any]], info: Tokeniz
                 "totals": {"shards": len(entries), "rows": sum(e["rows"] for e in entries),
                            "tokens": sum(e["tokens"] for e in entries)},
                 **extra}
-    path = Path(out_dir, MANIFEST)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _write_text_atomic(path, json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-    return str(path)
+    path = fs.join(out_dir, MANIFEST)
+    text = json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    store = store or fs.Store()
+    store.write_text(path, text)
+    return path
 
 
-def read_manifest(out_dir: str) -> dict[str, Any]:
-    path = Path(out_dir, MANIFEST)
+def read_manifest(out_dir: str, store: fs.Store | None = None) -> dict[str, Any]:
+    path = fs.join(out_dir, MANIFEST)
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise TokenizeError(f"{out_dir}: no {MANIFEST}") from None
-    except (OSError, ValueError) as exc:
+        manifest = json.loads((store or fs.Store()).read_bytes(path))
+    except StorageError as exc:
+        if exc.kind == "missing_file":
+            raise TokenizeError(f"{out_dir}: no {MANIFEST}") from None
+        raise TokenizeError(f"{path}: unreadable: {exc.detail}") from None
+    except ValueError as exc:
         raise TokenizeError(f"{path}: unreadable: {exc}") from None
     missing = [key for key in _MANIFEST_KEYS if not isinstance(manifest, dict) or key not in manifest]
     if missing:
@@ -331,18 +381,20 @@ def read_manifest(out_dir: str) -> dict[str, Any]:
     return manifest
 
 
-def _check_shard(path: Path, entry: dict[str, Any], tokenizer: dict[str, Any]) -> list[str]:
+def _check_shard(store: fs.Store, path: str, entry: dict[str, Any], tokenizer: dict[str, Any]) -> list[str]:
     name = entry["file"]
-    if not path.exists():
-        return [f"{name}: missing"]
+    try:
+        data = store.read_bytes(path)
+    except StorageError as exc:
+        return [f"{name}: missing" if exc.kind == "missing_file" else f"{name}: unreadable: {exc.detail}"]
     problems = []
-    size = path.stat().st_size
+    size = len(data)
     if size != entry["bytes"]:
         problems.append(f"{name}: {size} bytes, manifest says {entry['bytes']}")
-    if _sha256_file(path) != entry["sha256"]:
+    if hashlib.sha256(data).hexdigest() != entry["sha256"]:
         problems.append(f"{name}: sha256 differs from the manifest")
     try:
-        table = pq.read_table(path)
+        table = pq.read_table(pa.BufferReader(data))
     except Exception as exc:  # a damaged file: pyarrow's error types vary
         return [*problems, f"{name}: unreadable: {str(exc).splitlines()[0] if str(exc) else exc!r}"]
     if not table.schema.equals(shard_schema()):
@@ -363,20 +415,21 @@ def _check_shard(path: Path, entry: dict[str, Any], tokenizer: dict[str, Any]) -
     return problems
 
 
-def verify_shards(out_dir: str) -> list[str]:
+def verify_shards(out_dir: str, store: fs.Store | None = None) -> list[str]:
     """Problems between manifest.json and the shard files (missing, extra or misnamed files, bytes, sha256,
-    tokenizer, rows, tokens, totals); an empty list means the folder is consistent."""
-    manifest = read_manifest(out_dir)
+    tokenizer, rows, tokens, totals); an empty list means the folder is consistent. Any store."""
+    store = store or fs.Store()
+    manifest = read_manifest(out_dir, store)
     entries = manifest["shards"]
     problems = []
     count = len(entries)
     expected = {shard_name(i, count) for i in range(count)}
     listed = {entry["file"] for entry in entries}
     problems += [f"{name}: not a shard name of a {count}-shard set" for name in sorted(listed - expected)]
-    problems += [f"{name}: in the folder, not in the manifest" for name in
-                 sorted(p.name for p in Path(out_dir).glob("*.parquet") if p.name not in listed)]
+    in_folder = [name for name in store.listing(out_dir) if "/" not in name and name.endswith(".parquet")]
+    problems += [f"{name}: in the folder, not in the manifest" for name in in_folder if name not in listed]
     for entry in entries:
-        problems += _check_shard(Path(out_dir, entry["file"]), entry, manifest["tokenizer"])
+        problems += _check_shard(store, fs.join(out_dir, entry["file"]), entry, manifest["tokenizer"])
     totals = manifest["totals"]
     for key in ("rows", "tokens"):
         total = sum(entry[key] for entry in entries)

@@ -251,3 +251,23 @@ def test_cpt_learns_the_synthetic_task(arith, tmp_path):
     # accuracy rises steeply from here (0.22 at 800 steps, ~0.4 at 2000): the bars leave a 2x margin
     assert before > 5.5 and after < 1.1
     assert accuracy >= 0.04
+
+
+def test_cpt_prints_loss_lines_when_output_is_not_a_terminal(arith, tmp_path, capsys):
+    """Captured output (not a tty: no tqdm bar): the default log still prints a loss and tok/s line after
+    the first step, every log_every steps and after the last, on stderr, as they happen."""
+    cfg = CPTConfig(n_layer=1, n_embd=32, n_head=2, seq_len=32, micro_batch=2, warmup_steps=1, max_steps=7,
+                    save_every=0, log_every=3, device="cpu")
+    assert not sys.stderr.isatty() and not sys.stdout.isatty()
+    result = train_cpt(cfg, [(arith["small"], 1.0)], str(tmp_path / "run"), arith["tok"])
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.splitlines() if line.startswith("step ")]
+    assert [line.split()[1] for line in lines] == ["1/7", "3/7", "6/7", "7/7"], captured.err
+    for line in lines:
+        words = line.split()
+        assert words[2] == "loss" and float(words[3]) > 0 and words[6] == "tok/s", line
+        assert float(words[7].replace(",", "")) > 0, line
+    assert float(lines[-1].split()[3]) == pytest.approx(result["history"][-1]["loss"], abs=1e-4)
+    # no step bar off a terminal (transformers' save_pretrained shows its own "Writing model shards" bar)
+    assert "step/s" not in captured.err and "s/step" not in captured.err
+    assert captured.out == ""

@@ -368,7 +368,7 @@ def test_benchmarks_yaml_errors(tmp_path: Path) -> None:
     message = _yaml_error(tmp_path, f"benchmarks:\n{good}  - name: b\n    file: b.jsonl\n    fields: [q]\n"
                                     f"    language: en\n    filed: x\n")
     assert message.endswith(":10: unknown key 'filed' in benchmark entry (known: name, file, fields, language, "
-                            "format, id_field, tsv_columns)")
+                            "format, id_field, tsv_columns, sha256, source)")
     assert _yaml_error(tmp_path, f"benchmarks:\n{good}  - name: b\n    file: b.jsonl\n    language: en\n"
                        ).endswith(":6: benchmark entry misses fields")
     assert _yaml_error(tmp_path, f"benchmarks:\n{good}{good}").endswith(

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -13,9 +16,10 @@ from warcio.archiveiterator import ArchiveIterator as WarcioIterator
 from jobs import ingest as ingest_job
 from jobs.cli import main
 from pipeline.config import load_settings
-from pipeline.ingest import DROP_REASONS, PAGES_SCHEMA, part_name
-from pipeline.sample import build_sample
-from tests.conftest import real_warcs
+from pipeline.extract import GuardedExtractor
+from pipeline.ingest import DROP_REASONS, PAGES_SCHEMA, FileStats, ingest_warc, marker_names, part_name
+from sample import build_sample
+from tests.conftest import data_path, real_warcs
 
 DESIGN_COLUMNS = ["id", "url", "host", "domain", "path", "warc_path", "warc_offset", "fetch_time", "charset",
                   "html_bytes", "text", "text_chars", "math_markup"]
@@ -54,7 +58,7 @@ def test_every_real_warc_ingests_with_balanced_accounting(real_run):
     assert stats["invariant_holds"]
     assert stats["records_read"] == stats["pages_kept"] + sum(stats["dropped"].values())
     assert set(stats["dropped"]) == set(DROP_REASONS)
-    on_disk = json.loads((out / "_stats.json").read_text())
+    on_disk = json.loads((out / "__ingest__" / "stats.json").read_text())
     assert on_disk["pages_kept"] == stats["pages_kept"]
     by_path = {f["warc_path"]: f for f in stats["per_file"]}
     for warc in warcs:
@@ -90,7 +94,7 @@ def test_one_part_per_warc_with_the_design_schema(real_run):
     assert len(with_tex) > 600 and all("tex_delims" in r["math_markup"] for r in with_tex)
 
 
-def test_rerun_skips_finished_warcs_and_changes_nothing(real_run, spark_factory):
+def test_rerun_skips_finished_warcs_and_changes_nothing(real_run, spark_factory, capsys):
     out, first = real_run
     before = {p.name: p.read_bytes() for p in out.glob("*.parquet")}
     inputs = ",".join(str(p) for p in real_warcs())
@@ -98,6 +102,13 @@ def test_rerun_skips_finished_warcs_and_changes_nothing(real_run, spark_factory)
     assert again["files_skipped"] == first["files"] and again["files_done"] == 0
     assert again["pages_kept"] == first["pages_kept"] and again["invariant_holds"]
     assert {p.name: p.read_bytes() for p in out.glob("*.parquet")} == before
+    # One driver-side console line per WARC, as its task ends (not from the Python workers' logs).
+    lines = [line for line in capsys.readouterr().err.splitlines() if "ingest: [" in line]
+    total = len(real_warcs())
+    assert len(lines) == total, lines
+    assert {line.split("ingest: [", 1)[1].split("]", 1)[0] for line in lines} == {
+        f"{i}/{total}" for i in range(1, total + 1)}
+    assert all("already done by an earlier run" in line for line in lines), lines
 
 
 def test_crash_mid_run_resumes_without_duplicates(tmp_path, spark_factory):
@@ -109,7 +120,7 @@ def test_crash_mid_run_resumes_without_duplicates(tmp_path, spark_factory):
     # Simulate a crash after two WARCs: remove the others' parts and done-markers, leave junk.
     for warc in warcs[2:]:
         (out / part_name(str(warc))).unlink()
-        (out / "_parts" / f"{part_name(str(warc))}.json").unlink()
+        (out / marker_names(part_name(str(warc)))[0]).unlink()
     (out / ".inflight-crashed.parquet").write_bytes(b"PAR1 half a file")
     resumed = ingest_job.run(",".join(map(str, warcs)), str(out), settings, factory=spark_factory)
     assert resumed["files_skipped"] == 2 and resumed["files_done"] == 2
@@ -152,3 +163,98 @@ def test_sample_crawl_ingests_with_its_math_intact(tmp_path, spark_factory):
     assert not lost, lost[:5]
     seen = {m for r in rows.values() for m in r["math_markup"]}
     assert seen == {"katex", "latex_img", "mathjax", "mathml", "tex_delims"}
+
+
+# ---------------------------------------------------------------- files: markers, modes, readers
+
+
+def test_markers_are_named_by_the_part_stem(real_run):
+    out, _ = real_run
+    markers = sorted(p.name for p in (out / "__ingest__" / "parts").iterdir())
+    assert markers == sorted(part_name(str(w)).removesuffix(".parquet") + ".json" for w in real_warcs())
+    assert not any(name.endswith(".parquet.json") for name in markers)
+    assert marker_names("sample-00000-a2c22493.parquet") == (
+        "__ingest__/parts/sample-00000-a2c22493.json", "_parts/sample-00000-a2c22493.parquet.json")
+
+
+def test_published_files_are_readable_by_others(real_run):
+    """Parts and markers get 0666 less the umask (0644 with 022), never mkstemp's private 0600."""
+    out, _ = real_run
+    umask = os.umask(0)
+    os.umask(umask)
+    files = list(out.glob("*.parquet")) + list((out / "__ingest__").rglob("*.json"))
+    assert files
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in files}
+    assert set(modes.values()) == {0o666 & ~umask}, modes
+
+
+@pytest.fixture
+def extractor() -> Iterator[GuardedExtractor]:
+    guarded = GuardedExtractor(_settings().extract)
+    yield guarded
+    guarded.close()
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def _small_warc() -> str:
+    return str(data_path("warc", "cc_whirlwind", "whirlwind.warc.gz"))
+
+
+def test_part_and_marker_are_mode_0644_under_umask_022(tmp_path, extractor, umask_022):
+    out = tmp_path / "pages"
+    stats = ingest_warc(_small_warc(), str(out), _settings(), extractor=extractor)
+    assert stats.status == "done" and stats.pages_kept > 0
+    part = out / stats.part
+    marker = out / marker_names(stats.part)[0]
+    assert stat.S_IMODE(part.stat().st_mode) == 0o644
+    assert stat.S_IMODE(marker.stat().st_mode) == 0o644
+    assert pq.read_table(part).num_rows == stats.pages_kept
+    assert FileStats.from_dict(json.loads(marker.read_text())).pages_kept == stats.pages_kept
+    # Nothing else is left in the folder: no temp files beside the part.
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == sorted(
+        [stats.part, "__ingest__", "__ingest__/parts", marker_names(stats.part)[0]])
+
+
+def test_a_marker_under_the_old_name_still_counts_as_done(tmp_path, extractor):
+    out = tmp_path / "pages"
+    first = ingest_warc(_small_warc(), str(out), _settings(), extractor=extractor)
+    new, old = (out / name for name in marker_names(first.part))
+    old.parent.mkdir()
+    new.rename(old)  # what a run before the move left
+    part_bytes = (out / first.part).read_bytes()
+    again = ingest_warc(_small_warc(), str(out), _settings(), extractor=extractor)
+    assert again.status == "skipped" and again.pages_kept == first.pages_kept
+    assert not new.exists() and (out / first.part).read_bytes() == part_bytes
+    forced = ingest_warc(_small_warc(), str(out), _settings(), force=True, extractor=extractor)
+    assert forced.status == "done" and forced.pages_kept == first.pages_kept
+    assert new.exists() and not old.exists()  # a redo writes the new name and drops the old one
+
+
+def test_hf_datasets_loads_the_pages_parts(real_run, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    out, stats = real_run
+    loaded = datasets.load_dataset("parquet", data_files=str(out / "*.parquet"), split="train",
+                                   cache_dir=str(tmp_path / "hf-cache"))
+    assert loaded.num_rows == stats["pages_kept"]
+    assert loaded.column_names[: len(DESIGN_COLUMNS)] == DESIGN_COLUMNS
+
+
+def test_console_line_per_warc():
+    done = FileStats(warc_path="s3://b/crawl/CC-MAIN-1.warc.gz", records_read=9876, pages_kept=1234,
+                     seconds=12.34)
+    assert ingest_job.describe_file(done, 3, 12) == (
+        "ingest: [3/12] CC-MAIN-1.warc.gz: 9,876 records, 1,234 pages kept, 12.3 s")
+    skipped = FileStats(warc_path="/data/a.warc.gz", status="skipped", records_read=10, pages_kept=4)
+    assert ingest_job.describe_file(skipped, 1, 2) == (
+        "ingest: [1/2] a.warc.gz: already done by an earlier run (10 records, 4 pages kept)")
+    failed = FileStats(warc_path="/data/b.warc.gz", status="failed", failure="missing_file",
+                       problems=[{"offset": None, "reason": "missing_file", "detail": "no such file"}])
+    assert ingest_job.describe_file(failed, 2, 2) == "ingest: [2/2] b.warc.gz: FAILED (missing_file: no such file)"

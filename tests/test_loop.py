@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 
 import pyarrow.parquet as pq
 import pytest
 
 from jobs import iterate
-from pipeline.config import load_settings
 from pipeline.domains import read_queue_tsv
 from tests.bench.loop_crawl import build_labelled_crawl, read_labels
 from tests.bench.loop_eval import eval_settings, run_loop
@@ -115,40 +113,6 @@ def test_bad_annotation_file_stops_the_loop_before_it_starts(tmp_path, spark_fac
     assert f"{tmp_path / 'ann' / 'url_patterns' / 'x.tsv'}:1: unknown label" in captured.out
     assert "does not start" in captured.err
     assert not (tmp_path / "work").exists()
-
-
-@pytest.mark.parametrize("stop_after", ["iter-02/seed"])
-def test_killed_loop_resumes_to_the_same_outputs(tmp_path, spark_factory, stop_after):
-    spark_factory.stop()
-    overrides = ["spark.master=local[2]", "classify.dim=32", "classify.bucket=20000", "classify.epoch=10",
-                 "classify.min_example_passes=0",  # resume equality, not ranking quality: keep training short
-                 f"annotation.dir={tmp_path / 'ann'}"]
-    settings = load_settings(None, overrides)
-    (tmp_path / "ann" / "url_patterns").mkdir(parents=True)
-    (tmp_path / "ann" / "url_patterns" / "forum.tsv").write_text(
-        "mathforum.example.org/questions/*\tmath\ttester\n*.example.edu/*\tmath\ttester\n"
-        "calc-notes.example.edu/about\texclude\ttester\n")
-    whole = iterate.run(settings, str(tmp_path / "whole"), iterations=2)
-    with pytest.raises(iterate.StopRequested):
-        iterate.run(settings, str(tmp_path / "cut"), iterations=2, stop_after=stop_after)
-    state = json.loads((tmp_path / "cut" / "state.json").read_text())
-    assert stop_after in state["steps"] and "select" not in state["steps"]
-    resumed = iterate.run(settings, str(tmp_path / "cut"), iterations=2)
-    assert resumed["skipped"] > 0 and resumed["ran"] < whole["ran"]
-
-    def outputs(root):
-        # pages/ holds each WARC's absolute path (the two runs' samples live in different
-        # folders); everything from dedup on must be byte-identical.
-        files = sorted(p for p in root.rglob("*") if p.is_file() and not {"sample", "pages"} & set(p.parts)
-                       and p.suffix in (".parquet", ".bin", ".tsv"))
-        return {str(p.relative_to(root)): p.read_bytes() for p in files}
-
-    a, b = outputs(tmp_path / "whole"), outputs(tmp_path / "cut")
-    assert a.keys() == b.keys() and any(k.startswith("corpus/") for k in a)
-    assert any(k.startswith("shards/") for k in a) and any(k.startswith("decontam/") for k in a)
-    assert [k for k in a if a[k] != b[k]] == []
-    for name in ("iter-01/metrics.json", "iter-02/metrics.json"):
-        assert json.loads((tmp_path / "whole" / name).read_text()) == json.loads((tmp_path / "cut" / name).read_text())
 
 
 def test_seed_file_problems_name_file_and_line_and_the_rest_is_read(tmp_path):

@@ -28,11 +28,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from jobs import ingest as ingest_job
-from pipeline import storage
+from pipeline import fs, storage
 from pipeline.config import Settings, StorageSettings, load_settings
 from pipeline.extract import GuardedExtractor
-from pipeline.ingest import ingest_warc
+from pipeline.ingest import ingest_warc, marker_names
 from tests.conftest import data_path, real_warcs
+from tests.servers import S3Server
 
 boto3 = pytest.importorskip("boto3")
 moto_server = pytest.importorskip("moto.server")
@@ -73,7 +74,7 @@ def _s3_settings(endpoint: str, *overrides: str) -> Settings:
 
 
 def _pages(out_dir: Path | str) -> pa.Table:
-    """The pages table of a run (pyarrow skips `_parts/` and `_stats.json`), sorted by id."""
+    """The pages table of a run (pyarrow skips `__ingest__/`), sorted by id."""
     table = pq.read_table(str(out_dir))
     return table.sort_by("id")
 
@@ -101,13 +102,9 @@ def s3(spark_factory) -> Iterator[S3World]:
         sc = spark_factory.get().sparkContext
         saved_env = dict(sc.environment)
         sc.environment.update(CREDENTIALS)
-        server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
+        server = S3Server.start()
         try:
-            host, port = server.get_host_and_port()
-            assert host == "127.0.0.1"
-            endpoint = f"http://127.0.0.1:{port}"
-            client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+            endpoint, port, client = server.endpoint, server.port, server.client
             client.create_bucket(Bucket=BUCKET)
             for name, path in local.items():
                 client.upload_file(str(path), BUCKET, PREFIX + name)
@@ -149,7 +146,7 @@ def _check_same_as_local(out: Path, stats: dict[str, Any], local_run: tuple[pa.T
     assert stats["invariant_holds"] is True
     assert stats["records_read"] == stats["pages_kept"] + sum(stats["dropped"].values())
     assert stats["files_done"] == len(names) and stats["files_failed"] == {}
-    assert json.loads((out / "_stats.json").read_text())["pages_kept"] == stats["pages_kept"]
+    assert json.loads((out / "__ingest__" / "stats.json").read_text())["pages_kept"] == stats["pages_kept"]
     table = _pages(out)
     assert set(table.column("warc_path").to_pylist()) == {f"s3://{BUCKET}/{PREFIX}{n}" for n in names}
     assert _comparable(table).equals(_comparable(local_table))
@@ -180,7 +177,7 @@ def test_missing_key_in_manifest_fails_only_that_file(s3, local_run, spark_facto
 
     assert stats["files"] == 3 and stats["files_done"] == 2
     assert stats["files_failed"] == {"missing_file": 1}
-    assert json.loads((out / "_stats.json").read_text())["files_failed"] == {"missing_file": 1}
+    assert json.loads((out / "__ingest__" / "stats.json").read_text())["files_failed"] == {"missing_file": 1}
     per_file = {f["warc_path"]: f for f in stats["per_file"]}
     missing = per_file[f"s3://{BUCKET}/{MISSING_KEY}"]
     assert missing["status"] == "failed" and missing["failure"] == "missing_file"
@@ -405,6 +402,34 @@ def test_persistent_slowdown_fails_the_file_with_read_error(s3, proxy, tmp_path)
     assert state.slowdowns_served == 3  # the first try and two retries
     assert storage.RetryStats.retries - before == 2
     assert not list(tmp_path.glob("*.parquet"))
+
+
+def test_ingest_publishes_part_and_marker_to_s3(s3, local_run, extractor):
+    """An s3:// output: the part and its `__ingest__/parts/<stem>.json` marker are single PUTs (no temp keys
+    left), a rerun skips the WARC, and a marker under the old `<part>.parquet.json` name counts."""
+    settings = _s3_settings(s3.endpoint)
+    out = f"s3://{BUCKET}/runs/out/pages"
+    name = min(s3.names, key=lambda n: s3.local[n].stat().st_size)
+    path = f"s3://{BUCKET}/{PREFIX}{name}"
+    stats = ingest_warc(path, out, settings, extractor=extractor)
+    assert stats.status == "done", stats.problems
+    marker, old_marker = marker_names(stats.part)
+    listed = s3.client.list_objects_v2(Bucket=BUCKET, Prefix="runs/out/pages/")
+    assert sorted(o["Key"] for o in listed["Contents"]) == sorted(
+        f"runs/out/pages/{k}" for k in (stats.part, marker))
+    store = fs.Store(settings.storage)
+    table = pq.read_table(pa.BufferReader(store.read_bytes(fs.join(out, stats.part))))
+    local_file = next(f for f in local_run[1]["per_file"] if Path(f["warc_path"]).name == name)
+    assert table.num_rows == stats.pages_kept == local_file["pages_kept"]
+    assert store.read_json(fs.join(out, marker))["pages_kept"] == stats.pages_kept
+
+    assert ingest_warc(path, out, settings, extractor=extractor).status == "skipped"
+    body = store.read_bytes(fs.join(out, marker))
+    store.remove(fs.join(out, marker))
+    store.write_bytes(fs.join(out, old_marker), body)  # what a run before the rename left
+    again = ingest_warc(path, out, settings, extractor=extractor)
+    assert again.status == "skipped" and again.pages_kept == stats.pages_kept
+    assert not store.exists(fs.join(out, marker))
 
 
 # ---------------------------------------------------------------- expand_input

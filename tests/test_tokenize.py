@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from pipeline import fs
 from pipeline import tokenize as tk
 from tests.conftest import ROOT, data_path
 
@@ -68,7 +69,10 @@ def test_train_bpe_loads_offline_and_is_deterministic(corpus, trained, tmp_path,
     from transformers import AutoTokenizer
 
     folder = Path(trained.path)
-    assert sorted(_folder_bytes(folder)) == ["tokenizer.json", "tokenizer_config.json"]
+    # a published folder: its completion marker lists the two files
+    assert sorted(_folder_bytes(folder)) == [fs.MARKER, "tokenizer.json", "tokenizer_config.json"]
+    assert sorted(fs.Store().files(str(folder))) == [str(folder / "tokenizer.json"),
+                                                      str(folder / "tokenizer_config.json")]
     auto = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
     assert (auto.eos_token, auto.pad_token, auto.bos_token) == (tk.EOS_TOKEN, tk.EOS_TOKEN, tk.BOS_TOKEN)
     assert (trained.eos_id, trained.pad_id, trained.bos_id) == (auto.eos_token_id, auto.pad_token_id,
@@ -104,7 +108,9 @@ def test_retraining_a_folder_is_seen_by_the_cache(corpus, tmp_path):
     second = tk.train_bpe(corpus[:300], folder, vocab_size=600)
     assert tk.load_tokenizer(folder)[1] == second
     assert (second.vocab_size, second.name) == (600, "mathmine-bpe-600")
-    assert sorted(os.listdir(folder)) == ["tokenizer.json", "tokenizer_config.json"]  # no temp folder left
+    # no temp folder left beside it or in it
+    assert sorted(os.listdir(folder)) == [fs.MARKER, "tokenizer.json", "tokenizer_config.json"]
+    assert sorted(os.listdir(tmp_path)) == ["tok"]
 
 
 def test_round_trip_is_exact(corpus, multilingual, trained):
@@ -142,6 +148,30 @@ def test_assign_shards_matches_the_rule():
     assert tk.assign_shards(np.array([3, 3, 3]), 100) == [0, 0, 0]
     with pytest.raises(tk.TokenizeError):
         tk.assign_shards([1], 0)
+
+
+def test_continue_shards_piece_by_piece_is_assign_shards():
+    """The job's partition-by-partition assignment: any split into pieces (empty ones too) gives exactly
+    assign_shards of the whole sequence."""
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        counts = rng.integers(0 if rng.random() < 0.2 else 1, 400, size=rng.integers(0, 80)).tolist()
+        target = int(rng.integers(1, 1500))
+        cuts = sorted(rng.integers(0, len(counts) + 1, size=rng.integers(0, 6)).tolist())
+        pieces = [counts[a:b] for a, b in zip([0, *cuts], [*cuts, len(counts)], strict=True)]
+        got, state = [], None
+        for piece in pieces:
+            shards, state = tk.continue_shards(piece, target, state)
+            got += shards
+        expected = tk.assign_shards(counts, target)
+        assert got == expected
+        if counts:
+            last = expected[-1]
+            assert state == (last, sum(c for c, s in zip(counts, expected, strict=True) if s == last))
+        else:
+            assert state is None
+    assert tk.continue_shards([8, 8], 10, (0, 8)) == ([0, 1], (1, 8))
+    assert tk.continue_shards([8], 10, (3, 12)) == ([4], (4, 8))
 
 
 def _write_all(out: Path, texts: list[str], info: tk.TokenizerInfo, target: int) -> list[dict]:
@@ -263,3 +293,147 @@ def test_bad_tokenizer_folders_and_inputs(trained, tmp_path):
         tk.write_manifest(str(tmp_path), [], info, {"shards": 1})
     with pytest.raises(tk.TokenizeError):
         tk.shard_name(3, 3)
+
+
+# ---- the Spark job (jobs/shards.py) ----
+
+def _job_settings(*overrides: str):
+    from pipeline.config import load_settings
+
+    # vocab 258: the 256 bytes and the 2 special tokens, no merges: a text of n ASCII bytes is n tokens + EOS
+    return load_settings(None, ["tokenize.vocab_size=258", *overrides])
+
+
+def _corpus(store: fs.Store, folder: str, texts: dict[str, str]) -> str:
+    import pyarrow as pa
+
+    from pipeline.spark import parquet_bytes
+
+    table = pa.table({"id": list(texts), "text": list(texts.values())})
+    store.write_bytes(fs.join(folder, "part-00000.parquet"), parquet_bytes(table))
+    return folder
+
+
+def _published_shards(store: fs.Store, out: str) -> tuple[list[str], list[int], list[int]]:
+    """(doc_id, num_tokens, shard index) of every row, shard after shard, each in file order."""
+    import pyarrow as pa
+
+    manifest = tk.read_manifest(out, store)
+    count = manifest["totals"]["shards"]
+    doc_ids, tokens, shards = [], [], []
+    for index, entry in enumerate(manifest["shards"]):
+        assert entry["file"] == tk.shard_name(index, count)
+        table = pq.read_table(pa.BufferReader(store.read_bytes(fs.join(out, entry["file"]))))
+        doc_ids += table["doc_id"].to_pylist()
+        tokens += table["num_tokens"].to_pylist()
+        shards += [index] * table.num_rows
+    return doc_ids, tokens, shards
+
+
+def test_job_gives_the_shards_assign_shards_gives(tmp_path, spark_factory):
+    """Four 8-token documents, 10 tokens a shard: assign_shards says [0, 0, 1, 1], and so does the job."""
+    from jobs import shards as shards_job
+
+    store = fs.Store()
+    corpus = _corpus(store, str(tmp_path / "corpus"), {f"d{i}": "abcdefg" for i in range(4)})
+    out = str(tmp_path / "shards")
+    stats = shards_job.run(corpus, out, _job_settings("tokenize.shard_tokens=10"),
+                           tokenizer_dir=str(tmp_path / "tok"), factory=spark_factory)
+    doc_ids, tokens, shards = _published_shards(store, out)
+    assert (doc_ids, tokens) == (["d0", "d1", "d2", "d3"], [8, 8, 8, 8])
+    assert shards == tk.assign_shards(tokens, 10) == [0, 0, 1, 1]
+    assert stats["shards"] == 2 and stats["documents"] == 4 and stats["tokens"] == 32
+    assert tk.verify_shards(out) == []
+    assert store.published(out) and store.published(str(tmp_path / "tok"))
+    assert sorted(os.listdir(tmp_path)) == ["corpus", "shards", "tok"]  # no temp folder left
+    assert stats["tokenizer"]["name"] == "mathmine-bpe-258"
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_job_over_several_partitions_is_assign_shards_of_the_global_order(tmp_path, spark_factory, shuffle):
+    from jobs import shards as shards_job
+
+    session = spark_factory.get()
+    saved = {key: session.conf.get(key, None) for key in ("spark.sql.shuffle.partitions", "spark.sql.adaptive.enabled")}
+    session.conf.set("spark.sql.shuffle.partitions", "5")
+    session.conf.set("spark.sql.adaptive.enabled", "false")  # keep the 5 range partitions
+    try:
+        rng = np.random.default_rng(3)
+        texts = {f"doc-{i:03d}": "x" * int(rng.integers(0, 40)) for i in range(120)}
+        store = fs.Store()
+        corpus = _corpus(store, str(tmp_path / "corpus"), texts)
+        out = str(tmp_path / "shards")
+        settings = _job_settings("tokenize.shard_tokens=57", f"tokenize.shuffle={str(shuffle).lower()}")
+        shards_job.run(corpus, out, settings, tokenizer_dir=str(tmp_path / "tok"), factory=spark_factory)
+
+        # The partition-by-partition plan itself, on the same kind of ordered, checkpointed frame.
+        counts = [len(t) + 1 for t in texts.values()]
+        frame = (session.createDataFrame(list(zip(texts, counts, strict=True)), "doc_id string, num_tokens int")
+                 .orderBy("doc_id").localCheckpoint())
+        assert frame.rdd.getNumPartitions() > 1
+        plan, count = shards_job.shard_plan(frame, 57)
+        assert len(plan) > 1
+        sizes = dict(frame.rdd.mapPartitionsWithIndex(lambda i, rows: [(i, sum(1 for _ in rows))]).collect())
+        planned = []
+        for index in sorted(plan):  # runs (first row, shard) back to one shard per row
+            starts, numbers = plan[index]
+            for start, end, number in zip(starts, [*starts[1:], sizes[index]], numbers, strict=True):
+                planned += [number] * (end - start)
+        assert planned == tk.assign_shards(counts, 57) and count == planned[-1] + 1
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                session.conf.unset(key)
+            else:
+                session.conf.set(key, value)
+    doc_ids, tokens, shards = _published_shards(store, out)
+    assert sorted(doc_ids) == sorted(texts) and (doc_ids == sorted(texts)) != shuffle
+    assert tokens == [len(texts[d]) + 1 for d in doc_ids]
+    assert shards == tk.assign_shards(tokens, 57)
+    if not shuffle:  # doc_id order: the plan above
+        assert shards == planned and max(shards) + 1 == count
+    assert tk.verify_shards(out) == []
+
+
+def test_job_reads_and_writes_an_object_store(tmp_path, spark_factory, monkeypatch):
+    """Corpus, trained tokenizer and shards on moto's S3 server: the same shards as a local run."""
+    from jobs import shards as shards_job
+    from tests.servers import S3_CREDENTIALS, moto_s3
+
+    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in S3_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    sc = spark_factory.get().sparkContext
+    saved_env = dict(sc.environment)
+    sc.environment.update(S3_CREDENTIALS)  # the Python workers' environment
+    texts = {f"p{i:02d}": f"page {i}: " + "y = x^2 + 1 " * (i % 7) for i in range(30)}
+    try:
+        with moto_s3() as s3:
+            s3.client.create_bucket(Bucket="mathmine-tokenize")
+            settings = _job_settings("tokenize.shard_tokens=60", f"storage.s3_endpoint_url={s3.endpoint}",
+                                     "storage.retry_base_s=0.01", "storage.retry_max_s=0.05")
+            store = fs.Store(settings.storage)
+            base = "s3://mathmine-tokenize/run"
+            corpus = _corpus(store, f"{base}/corpus", texts)
+            stats = shards_job.run(corpus, f"{base}/shards", settings, tokenizer_dir=f"{base}/tokenizer",
+                                   factory=spark_factory)
+            assert tk.verify_shards(f"{base}/shards", store) == []
+            remote = tk.read_manifest(f"{base}/shards", store)
+            rows = _published_shards(store, f"{base}/shards")
+            tokenizer, info = tk.load_tokenizer(f"{base}/tokenizer", store)
+            assert info.path == f"{base}/tokenizer" and info.name == "mathmine-bpe-258"
+            assert stats["tokenizer"]["sha256"] == info.sha256 == remote["tokenizer"]["sha256"]
+            assert sorted(store.listing(f"{base}/tokenizer")) == [fs.MARKER, "tokenizer.json",
+                                                                   "tokenizer_config.json"]
+            assert not [n for n in store.listing(base) if fs.INFLIGHT in n]
+    finally:
+        sc.environment.clear()
+        sc.environment.update(saved_env)
+    local = fs.Store()
+    corpus = _corpus(local, str(tmp_path / "corpus"), texts)
+    shards_job.run(corpus, str(tmp_path / "shards"), _job_settings("tokenize.shard_tokens=60"),
+                   tokenizer_dir=str(tmp_path / "tok"), factory=spark_factory)
+    assert tk.read_manifest(str(tmp_path / "shards"))["shards"] == remote["shards"]  # byte-identical shards
+    assert _published_shards(local, str(tmp_path / "shards")) == rows
+    assert tokenizer.encode("y = x^2").ids == tk.load_tokenizer(str(tmp_path / "tok"))[0].encode("y = x^2").ids

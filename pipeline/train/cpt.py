@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
@@ -33,6 +34,11 @@ _CHECKPOINT = re.compile(r"checkpoint-(\d+)")
 STATE_FILE = "trainer_state.pt"
 
 
+def progress_line(line: str) -> None:
+    """The training stage's default log: one line on stderr, flushed at once, so a pipe, a log file
+    or a batch scheduler's output shows each loss line as it is printed (print() to a piped stdout
+    holds them in its buffer until the run ends)."""
+    print(line, file=sys.stderr, flush=True)
 
 
 def lr_factor(step: int, cfg: CPTConfig, total_steps: int) -> float:
@@ -117,11 +123,24 @@ def _progress(total: int, initial: int) -> Any:
     return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, disable=None)
 
 
+def _log_line(bar: Any, log: Callable[[str], None], line: str) -> None:
+    """`log(line)`, with a live progress bar cleared around it so the two do not garble each other."""
+    if bar is None or bar.disable:
+        log(line)
+        return
+    with bar.external_write_mode():
+        log(line)
+
+
 def train_cpt(cfg: CPTConfig, data_corpora: Sequence[tuple[str, float]], out_dir: str, tokenizer_dir: str,
-              resume: bool = True, log: Callable[[str], None] = print) -> dict[str, Any]:
+              resume: bool = True, log: Callable[[str], None] = progress_line) -> dict[str, Any]:
     """Continued pretraining on (shard folder, weight) corpora. Returns {"final_dir", "step", "tokens",
     "resumed_from", "history": [{"step", "loss", "lr"}, ... for the steps run by this call], "seconds",
-    "tokens_per_s"}."""
+    "tokens_per_s"}.
+
+    `log` gets a line `step S/T loss L lr R tok/s N` after the first step of the call, every
+    `cfg.log_every` steps and after the last, whether or not a terminal shows the tqdm bar (the bar
+    only appears on a terminal's stderr); tok/s is measured since the previous line."""
     device = torch.device(cfg.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     use_bf16 = cfg.bf16 and device.type == "cuda" and torch.cuda.is_bf16_supported()
     if device.type == "cuda":
@@ -191,11 +210,12 @@ def train_cpt(cfg: CPTConfig, data_corpora: Sequence[tuple[str, float]], out_dir
             bar.update(1)
             step_tps = cfg.tokens_per_step() / max(time.perf_counter() - step_started, 1e-9)
             bar.set_postfix(loss=f"{history[-1]['loss']:.4f}", lr=f"{lr:.2e}", tok_s=f"{step_tps:,.0f}")
-        if (cfg.log_every > 0 and step % cfg.log_every == 0) or step == total:
+        if (cfg.log_every > 0 and step % cfg.log_every == 0) or step in (first_step + 1, total):
             now = time.perf_counter()
             tps = (step - last_step) * cfg.tokens_per_step() / max(now - last_time, 1e-9)
             last_time, last_step = now, step
-            log(f"step {step}/{total} loss {history[-1]['loss']:.4f} lr {lr:.3e} tok/s {tps:,.0f}")
+            _log_line(bar, log, f"step {step}/{total} loss {history[-1]['loss']:.4f} lr {lr:.3e} "
+                                f"tok/s {tps:,.0f}")
         if cfg.save_every > 0 and step % cfg.save_every == 0:
             save(out / f"checkpoint-{step}", with_state=True)
     if bar is not None:

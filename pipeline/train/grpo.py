@@ -35,6 +35,7 @@ from typing import Any
 import torch
 
 from pipeline.train import reward as rwd
+from pipeline.train.cpt import progress_line
 from pipeline.train.settings import GRPOConfig
 
 RewardFn = Callable[[dict, str], float]
@@ -195,7 +196,7 @@ class GRPOTrainer:
     (rollout + mu updates); `start_iteration()` resets the reference to the policy."""
 
     def __init__(self, policy: Any, tokenizer: Any, questions: list[dict], reward_fn: RewardFn,
-                 cfg: GRPOConfig, log: Callable[[str], Any] = print, *, reward_model: Any = None,
+                 cfg: GRPOConfig, log: Callable[[str], Any] = progress_line, *, reward_model: Any = None,
                  reward_tokenizer: Any = None, step_reward_fn: StepRewardFn | None = None):
         if cfg.supervision not in ("outcome", "process"):
             raise ValueError(f"supervision {cfg.supervision!r}: outcome or process")
@@ -360,10 +361,19 @@ class GRPOTrainer:
                   "reward_std": rewards.std(unbiased=False).item(),
                   "response_len": sum(sum(ch["lengths"]) for ch in chunks) / len(rewards),
                   **inner[-1], "inner": inner, "time_s": time.perf_counter() - t0}
-        self.log(f"step {self.step_count} reward {result['reward_mean']:.3f} loss {result['loss']:.4f} "
-                 f"kl {result['kl']:.4f} clip {result['clip_frac']:.3f} ratio {result['ratio_mean']:.4f} "
-                 f"len {result['response_len']:.1f} {result['time_s']:.1f}s")
+        if self._log_due():
+            total = self.cfg.iterations * self.cfg.steps_per_iteration
+            self.log(f"step {self.step_count}/{total} reward {result['reward_mean']:.3f} "
+                     f"loss {result['loss']:.4f} kl {result['kl']:.4f} clip {result['clip_frac']:.3f} "
+                     f"ratio {result['ratio_mean']:.4f} len {result['response_len']:.1f} "
+                     f"{result['time_s']:.1f}s")
         return result
+
+    def _log_due(self) -> bool:
+        """A step line after the first step, every cfg.log_every steps, and after the last one."""
+        every, step = self.cfg.log_every, self.step_count
+        last = self.cfg.iterations * self.cfg.steps_per_iteration
+        return step in (1, last) or (every > 0 and step % every == 0)
 
     def retrain_reward_model(self) -> dict[str, Any]:
         """Continue training the RM on fresh policy samples, labelled by reward_fn, plus replayed old data."""
@@ -394,8 +404,8 @@ class GRPOTrainer:
 
 
 def train_grpo(policy: Any, tokenizer: Any, questions: list[dict], reward_fn: RewardFn, cfg: GRPOConfig,
-               log: Callable[[str], Any] = print, *, reward_model: Any = None, reward_tokenizer: Any = None,
-               step_reward_fn: StepRewardFn | None = None) -> dict[str, Any]:
+               log: Callable[[str], Any] = progress_line, *, reward_model: Any = None,
+               reward_tokenizer: Any = None, step_reward_fn: StepRewardFn | None = None) -> dict[str, Any]:
     """Train `policy` in place with GRPO; returns the history: config, per-step stats, reward-model rounds.
     With a reward_model, RL rewards are its P(correct) and reward_fn labels its training data."""
     trainer = GRPOTrainer(policy, tokenizer, questions, reward_fn, cfg, log, reward_model=reward_model,

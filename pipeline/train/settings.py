@@ -68,6 +68,7 @@ class GRPOConfig:
     max_grad_norm: float = 1.0      # not in the paper; a guard against one bad batch
     bf16: bool = True               # autocast on CUDA where supported
     seed: int = 0
+    log_every: int = 1              # a reward/loss line every N steps (and the first and last); 0: those only
 
 
 @dataclass

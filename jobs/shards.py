@@ -1,28 +1,38 @@
 """Spark driver: corpus -> tokenized Parquet shards plus manifest.json (DESIGN.md section 4).
 
+(Named `shards`, not `tokenize`: a module named like the standard library's `tokenize` shadows it
+when this folder is on sys.path, as under `spark-submit jobs/cli.py`.)
+
 The tokenizer is a Hugging Face tokenizer folder (`tokenize.tokenizer`), or, when none is set, a
-byte-level BPE trained on a seeded sample of the corpus and saved beside the shards. Workers load
+byte-level BPE trained on a seeded sample of the corpus and published beside the shards. Workers load
 it once (the folder is shipped with `addFile`), encode whole Arrow batches with the fast backend
 and append EOS. Documents are ordered by `doc_id`, or by a seeded hash when `tokenize.shuffle` is
-on; a document goes to the window of `tokenize.shard_tokens` tokens its first token falls in
-(empty windows skipped), so shards hold about `shard_tokens` tokens, never split a document, and
-their contents and names depend on the documents alone. Each shard is written by one task; the
-manifest lists rows, tokens and sha256.
+on, and assigned to shards by `pipeline.tokenize.assign_shards` over that global order: documents
+fill a shard until it holds at least `tokenize.shard_tokens`, then the next starts. The driver runs
+it partition by partition (`continue_shards` carries the open shard across), holding one partition's
+token counts at a time, so shards never split a document and their contents and names depend on the
+documents alone. Each shard is written by one task into a temp folder through `pipeline.fs.Store`
+(local or s3://); the folder, manifest included, is published whole.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
-import shutil
 import time
 from typing import Any
 
+import numpy as np
+
 from jobs.common import write_stats
+from pipeline import fs
 from pipeline.config import ConfigError, Settings
-from pipeline.spark import SessionFactory, ship_as
+from pipeline.spark import SessionFactory, read_table, ship_as
 from pipeline.tokenize import (
+    MANIFEST,
     TokenizerInfo,
+    continue_shards,
     encode_batch,
     load_tokenizer,
     shard_name,
@@ -35,17 +45,19 @@ log = logging.getLogger(__name__)
 
 
 def prepare_tokenizer(session: Any, corpus: Any, out_dir: str, settings: Settings) -> TokenizerInfo:
-    """The configured tokenizer, or a byte-level BPE trained on a seeded sample of the corpus."""
+    """The configured tokenizer, or a byte-level BPE trained on a seeded sample of the corpus and
+    published at `out_dir`."""
     from pyspark.sql import functions as F
 
     t = settings.tokenize
+    store = fs.Store(settings.storage)
     if t.tokenizer:
-        if not os.path.isdir(t.tokenizer):
+        if not store.exists(fs.join(t.tokenizer, "tokenizer.json")):
             raise ConfigError(
-                f"tokenize.tokenizer: {t.tokenizer} is not a folder (a Hugging Face tokenizer "
+                f"tokenize.tokenizer: {t.tokenizer} is not a tokenizer folder (a Hugging Face tokenizer "
                 "folder with tokenizer.json; the model hub is never contacted)"
             )
-        return load_tokenizer(t.tokenizer)[1]
+        return load_tokenizer(t.tokenizer, store)[1]
     sample = (
         corpus.select("doc_id", "text")
         .withColumn("_key", F.xxhash64(F.lit(t.seed), "doc_id"))
@@ -55,7 +67,39 @@ def prepare_tokenizer(session: Any, corpus: Any, out_dir: str, settings: Setting
     texts = [r["text"] for r in sample.toLocalIterator()]
     if not texts:
         raise ConfigError("tokenize: the corpus is empty, there is nothing to train a tokenizer on")
-    return train_bpe(texts, out_dir, vocab_size=t.vocab_size)
+    return train_bpe(texts, out_dir, vocab_size=t.vocab_size, store=store)
+
+
+def _folder_digest(folder: str) -> str:
+    """sha256 over the relative names and bytes of every file in a local folder."""
+    digest = hashlib.sha256()
+    for root, dirs, names in os.walk(folder):
+        dirs.sort()
+        for name in sorted(names):
+            path = os.path.join(root, name)
+            digest.update(os.path.relpath(path, folder).encode() + b"\0")
+            with open(path, "rb") as fh:
+                digest.update(hashlib.sha256(fh.read()).digest())
+    return digest.hexdigest()
+
+
+def shard_plan(ordered: Any, target: int) -> tuple[dict[int, tuple[list[int], list[int]]], int]:
+    """`assign_shards` over the global order of `ordered` (range partitions in order, checkpointed),
+    as runs per partition: {partition: (row positions where a shard starts, its index)}, and the
+    number of shards. The driver sees one partition's token counts at a time."""
+
+    def counts(index: int, rows: Any) -> Any:
+        yield index, np.fromiter((row[0] for row in rows), dtype=np.int64).tobytes()
+
+    plan: dict[int, tuple[list[int], list[int]]] = {}
+    state = None
+    pieces = ordered.select("num_tokens").rdd.mapPartitionsWithIndex(counts)
+    for index, data in pieces.toLocalIterator(prefetchPartitions=True):  # in partition order
+        shards, state = continue_shards(np.frombuffer(data, dtype=np.int64), target, state)
+        if shards:
+            starts = [0, *(np.flatnonzero(np.diff(shards)) + 1).tolist()]
+            plan[index] = (starts, [shards[i] for i in starts])
+    return plan, (state[0] + 1 if state is not None else 1)
 
 
 def run(
@@ -71,11 +115,13 @@ def run(
 
     start = time.monotonic()
     t = settings.tokenize
+    store = fs.Store(settings.storage)
     own_factory = factory is None
     factory = factory or SessionFactory(settings)
     session = factory.get()
+    tmp = None
     try:
-        corpus = session.read.parquet(corpus_dir)
+        corpus = read_table(session, store, corpus_dir)
         if "id" not in corpus.columns or "text" not in corpus.columns:
             raise ConfigError(f"{corpus_dir}: a corpus needs `id` and `text` columns")
         source = F.col("selected_by") if "selected_by" in corpus.columns else F.lit("corpus")
@@ -84,10 +130,13 @@ def run(
             F.coalesce("text", F.lit("")).alias("text"),
             source.cast("string").alias("source"),
         )
-        info = prepare_tokenizer(
-            session, corpus, tokenizer_dir or os.path.join(out_dir + ".tokenizer"), settings
-        )
-        shipped = ship_as(session, info.path, f"tokenizer-{info.sha256[:16]}")
+        trained_dir = tokenizer_dir or out_dir.rstrip("/") + ".tokenizer"
+        info = prepare_tokenizer(session, corpus, trained_dir, settings)
+        with store.local_folder(info.path) as local:  # workers get a local copy, whatever the store
+            # Spark keys shipped files by name and refuses other contents under a name it has seen
+            # (a copy without the completion marker, another tokenizer_config.json): name the folder
+            # by all of its bytes.
+            shipped = ship_as(session, local, f"tokenizer-{_folder_digest(local)[:16]}")
         eos = info.eos_id
 
         def encode(batches: Any) -> Any:
@@ -115,54 +164,30 @@ def run(
         )
         encoded = corpus.mapInPandas(encode, schema)
         key = F.xxhash64(F.lit(t.seed), "doc_id") if t.shuffle else F.lit(0)
+        # Checkpointed: every pass below sees the same rows in the same partitions and order.
         ordered = encoded.withColumn("_key", key).orderBy("_key", "doc_id").localCheckpoint()
-
-        # Running token totals: per range partition, then partition offsets.
-        totals = dict(
-            ordered.select("num_tokens")
-            .rdd.mapPartitionsWithIndex(lambda i, rows: [(i, sum(r[0] for r in rows))])
-            .collect()
-        )
-        offsets, running = {}, 0
-        for index in sorted(totals):
-            offsets[index] = running
-            running += totals[index]
-        target = max(1, t.shard_tokens)
-
-        def window(index: int, rows: Any) -> Any:
-            before = offsets[index]
-            for row in rows:
-                yield before // target, row
-                before += row["num_tokens"]
-
-        # A document belongs to the window of `shard_tokens` its first token falls in; windows that
-        # no document starts in (after a document longer than the target) are skipped, so the
-        # shards are numbered 0..count-1 without gaps.
-        windows = ordered.rdd.mapPartitionsWithIndex(window).map(lambda pair: pair[0])
-        used = sorted(windows.distinct().collect())
-        number = {w: i for i, w in enumerate(used)}
-        count = max(1, len(used))
+        plan, count = shard_plan(ordered, max(1, t.shard_tokens))
 
         def assign(index: int, rows: Any) -> Any:
-            for w, row in window(index, rows):
-                yield ((number[w], row["_key"], row["doc_id"]), (row["source"], row["input_ids"]))
+            starts, shards = plan.get(index, ([], []))
+            run_at, shard = 0, None
+            for position, row in enumerate(rows):
+                while run_at < len(starts) and starts[run_at] <= position:
+                    shard = shards[run_at]
+                    run_at += 1
+                yield ((shard, row["_key"], row["doc_id"]), (row["source"], row["input_ids"]))
 
-        tmp = out_dir.rstrip("/") + ".inflight"
-        if os.path.exists(tmp):
-            shutil.rmtree(tmp)
-        os.makedirs(tmp)
+        tmp = store.temp_folder(out_dir)
 
         def write(index: int, rows: Any) -> Any:
-            import numpy as np
-
             doc_ids, ids, sources = [], [], []
             for (_, _, doc_id), (src, input_ids) in rows:
                 doc_ids.append(doc_id)
                 sources.append(src)
                 ids.append(np.asarray(input_ids, dtype=np.int32))
             # the driver's info: a worker's copy of the folder has another name
-            yield write_shard(os.path.join(tmp, shard_name(index, count)), doc_ids, ids, sources, info,
-                              row_group_rows=t.row_group_rows)
+            yield write_shard(fs.join(tmp, shard_name(index, count)), doc_ids, ids, sources, info,
+                              row_group_rows=t.row_group_rows, store=store)
 
         shards = (
             ordered.rdd.mapPartitionsWithIndex(assign)
@@ -170,16 +195,19 @@ def run(
             .mapPartitionsWithIndex(write)
             .collect()
         )
-        if os.path.exists(out_dir):
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-        manifest = write_manifest(
-            out_dir,
+        write_manifest(
+            tmp,
             shards,
             info,
             {"shuffle": t.shuffle, "seed": t.seed, "shard_tokens": t.shard_tokens, "corpus": corpus_dir},
+            store=store,
         )
+        store.publish_dir(tmp, out_dir)
+        tmp = None
+        manifest = fs.join(out_dir, MANIFEST)
     finally:
+        if tmp is not None:
+            store.remove(tmp)  # a failed run leaves no half-written folder
         if own_factory:
             factory.stop()
     stats = {
