@@ -77,8 +77,12 @@ class SessionFactory:
         from pyspark.sql import SparkSession
 
         spark_settings = self.settings.spark
-        given = SparkConf()  # under spark-submit: what its command line set; else empty
         submitted = under_spark_submit()
+        if submitted:
+            from pyspark import SparkContext
+
+            SparkContext._ensure_initialized()  # joins spark-submit's JVM, so SparkConf() sees its options
+        given = SparkConf()  # under spark-submit: what its command line set; else empty
         master = given.get("spark.master", None) if submitted else None
         master = master or spark_settings.master
         python = spark_settings.python or sys.executable
