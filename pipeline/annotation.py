@@ -13,7 +13,20 @@ The syntax, briefly:
   character of (not of) a set. `**` is rejected (`*` already crosses `/`).
 - label is exactly `math` or `exclude`. A URL is selected when some math pattern matches and no
   exclude pattern does; an exclude match always wins, however specific the math pattern.
-- blank lines and lines starting with `#` are ignored.
+- blank lines and lines starting with `#` are ignored. A line ends at CR LF, LF or a lone CR
+  (Windows, Unix and old Mac files alike), the same for reading and for linting.
+- no character a reader cannot see may appear anywhere in a line (the TABs aside): control
+  characters, zero-width and other format characters, bidi controls, line separators, spaces
+  other than U+0020 (`invisible`). A reviewer reads these files in a diff; such a character makes
+  the line mean something else than it shows (IDNA silently drops a zero-width space from a host,
+  in a path it makes a pattern that matches nothing, U+2028 looks like a line break but is not
+  one). `visible()` is the one rule that shows them as escapes, for lint messages and the queue.
+- an international host name is checked and encoded by IDNA 2008 / UTS 46 (non-transitional, as
+  browsers do): an emoji label, or an `xn--` label that does not decode or is not how its decoded
+  form is written, is refused.
+- in a folder, only regular files named `*.tsv` are read. A name ending in `.TSV` (another case)
+  and a symbolic link are errors (the annotator meant a pattern file; a link may point outside the
+  folder and is never read through); any other entry but hidden ones and `*.sample` is a warning.
 
 Matching is linear-time: a glob becomes a string comparison (`/a/b`), a prefix test (`/a/*`) or
 an anchored regex in which every `*` but the last is an atomic lazy group `(?>.*?SEGMENT)`, so a
@@ -25,8 +38,11 @@ pickles as its list of patterns and recompiles on arrival (Spark tasks).
 from __future__ import annotations
 
 import hashlib
+import os
 import re
-from collections.abc import Iterable
+import stat
+import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -62,6 +78,78 @@ class LintError(NamedTuple):
         return f"{self.file}:{self.line}: {self.reason}"
 
 
+# --------------------------------------------------------------------------- characters a reader cannot see
+
+# Bidi embeddings, overrides, isolates and marks: they reorder how the text around them is shown.
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Characters that editors show as a line break although the parser (like git and most tools) does
+# not end a line there.
+_LINE_BREAKS = frozenset("\x0b\x0c\x85\u2028\u2029")
+# Default-ignorable characters outside the C* categories: fillers and variation selectors, drawn
+# as nothing at all.
+_IGNORABLE = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\ufe00-\ufe0f\uffa0"
+                        "\U000e0100-\U000e01ef]")
+_HIDDEN_CATEGORIES = frozenset(("Cc", "Cf", "Cs", "Zl", "Zp"))
+_SHORT_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def invisible(ch: str) -> bool:
+    """Whether a character does not show as itself: a control or format character (zero-width
+    spaces and joiners, bidi controls, the BOM, tags), a surrogate, a line or paragraph separator,
+    a space other than U+0020, or another default-ignorable character."""
+    category = unicodedata.category(ch)
+    return (category in _HIDDEN_CATEGORIES or (category == "Zs" and ch != " ")
+            or _IGNORABLE.match(ch) is not None)
+
+
+def _escape(ch: str) -> str:
+    if ch in _SHORT_ESCAPES:
+        return _SHORT_ESCAPES[ch]
+    code = ord(ch)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def visible(text: str) -> str:
+    """`text` as a person may safely read it: every `invisible` character written as an escape,
+    `\\t` `\\n` `\\r`, `\\xHH`, `\\uHHHH` or `\\UHHHHHHHH` (U+202E shows as `\\u202e`); all else as is.
+
+    The one rule for crawled or annotator text shown to people: lint messages and the review
+    queue (`pipeline.domains.escape_field`, which doubles backslashes first so it can be read
+    back). The result has no line break and nothing that reorders or hides text.
+    """
+    # Fast path: isprintable() is False for every C*, Zl, Zp and non-space Zs character.
+    if text.isprintable() and _IGNORABLE.search(text) is None:
+        return text
+    return "".join(_escape(ch) if invisible(ch) else ch for ch in text)
+
+
+def _describe(ch: str) -> str:
+    """`bidi control U+202E (RIGHT-TO-LEFT OVERRIDE)`: what an invisible character is, for a reason."""
+    code = ord(ch)
+    name = unicodedata.name(ch, "")
+    if ch in _BIDI:
+        kind = "bidi control"
+    elif ch in _LINE_BREAKS:
+        kind = "line break"
+    elif unicodedata.category(ch) == "Cc":
+        return f"control character U+{code:04X}"  # the names of C0/C1 controls are empty
+    elif unicodedata.category(ch) == "Zs":
+        kind = "unusual space"
+    else:
+        kind = "invisible character"
+    return f"{kind} U+{code:04X}" + (f" ({name})" if name else "")
+
+
+def _why_hidden(ch: str) -> str:
+    if ch in _BIDI:
+        return "it changes the order in which the text around it is displayed; delete it"
+    if ch in _LINE_BREAKS:
+        return "editors may show a line break there, but it is not one; end the line with Enter"
+    return "the line is not what it looks like; delete it"
+
+
 # --------------------------------------------------------------------------- parsing a glob
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
@@ -87,12 +175,62 @@ def strip_www(host: str) -> str:
 _strip_www = strip_www  # the former private name, used below
 
 
-def _idna(host: str) -> str | None:
-    if host.isascii():
-        return host
+def _punycode_text(label: str) -> str | None:
     try:
-        return host.encode("idna").decode("ascii")
-    except UnicodeError:
+        return label[4:].encode("ascii").decode("punycode")
+    except (UnicodeError, ValueError):
+        return None
+
+
+def _ascii_host(name: str) -> str:
+    """A lower-case host name in the ASCII form URLs carry (`bücher.de` -> `xn--bcher-kva.de`);
+    ValueError with the reason when a label is not a valid international name.
+
+    IDNA 2008 with UTS 46 mapping, non-transitional (what browsers send: `straße.de` is
+    `xn--strae-oqa.de`, not `strasse.de`). Plain ASCII labels are kept as they are (crawled hosts
+    have `_` and other names IDNA would refuse); an `xn--` label must decode, be valid IDNA, and be
+    exactly how its decoded text is written, so two spellings can never name one host.
+    """
+    if name.isascii() and "xn--" not in name:
+        return name
+    import idna  # a dependency of tldextract; imported here as most hosts are plain ASCII
+
+    if not name.isascii():
+        try:  # case folding, full-width letters and dots, as a browser's address bar does it
+            name = idna.uts46_remap(name, std3_rules=False, transitional=False)
+        except idna.IDNAError as exc:
+            raise ValueError(f"not a valid international domain name ({visible(str(exc))})") from None
+    labels = []
+    for label in name.split("."):
+        if label.isascii() and not label.startswith("xn--"):
+            labels.append(label)
+            continue
+        try:
+            if label.startswith("xn--"):
+                text = idna.ulabel(label)
+                written = idna.alabel(text).decode("ascii")
+                if written != label:
+                    raise ValueError(f"'{label}' is not valid punycode: it decodes to '{visible(text)}', "
+                                     f"which is written '{written}'")
+            else:
+                written = idna.alabel(label).decode("ascii")
+        except (idna.IDNAError, UnicodeError) as exc:
+            if label.startswith("xn--"):
+                text = _punycode_text(label)
+                decoded = f" (it decodes to '{visible(text)}')" if text else ""
+                raise ValueError(f"'{label}' is not valid punycode{decoded}: {visible(str(exc))}") from None
+            raise ValueError(f"label '{visible(label)}' is not a valid international domain name: "
+                             f"{visible(str(exc))} (emoji and symbols cannot be part of a host name)"
+                             ) from None
+        labels.append(written)
+    return ".".join(labels)
+
+
+def _idna(host: str) -> str | None:
+    """The ASCII form of a lower-case host, or None when it is not a valid name."""
+    try:
+        return _ascii_host(host)
+    except ValueError:
         return None
 
 
@@ -122,10 +260,10 @@ def _parse_host(host: str) -> tuple[bool, str] | str:
     name = name.lower()
     if name.endswith("."):
         name = name[:-1]
-    encoded = _idna(name)
-    if encoded is None:
-        return f"host '{host}' is not a valid domain name"
-    name = encoded
+    try:
+        name = _ascii_host(name)
+    except ValueError as exc:
+        return f"host '{visible(host)}': {exc}"
     if not name:
         return "no host: a pattern starts with a host name, e.g. example.org/*"
     bad = _HOST_CHARS.sub("", name)
@@ -205,13 +343,13 @@ def _parse_glob(glob: str) -> _Glob | str:
     scheme = _SCHEME.match(glob)
     if scheme:
         rest = glob[scheme.end():]
-        return (f"drop the scheme '{scheme.group(0)}': a pattern starts with the host ({rest}) and "
+        return (f"drop the scheme '{scheme.group(0)}': a pattern starts with the host ({visible(rest)}) and "
                 "matches http and https alike")
     for i, c in enumerate(glob):
-        if c.isspace():
+        if c == " " or (c.isspace() and c not in _LINE_BREAKS):
             return f"whitespace inside the pattern (character {i + 1}); columns are separated by tabs"
-        if ord(c) < 32 or ord(c) == 127:
-            return f"control character U+{ord(c):04X} inside the pattern (character {i + 1})"
+        if invisible(c):
+            return f"{_describe(c)} inside the pattern (character {i + 1}): {_why_hidden(c)}"
     if "#" in glob:
         return ("'#' in a pattern: URL fragments are never matched, and a comment must start its own "
                 "line (or go in the note column)")
@@ -241,9 +379,46 @@ def check_pattern(glob: str) -> str | None:
 # --------------------------------------------------------------------------- files
 
 
-def _parse_line(text: str) -> tuple[tuple[str, str, str, str], _Glob] | str:
-    """((pattern, label, annotator, note), compiled pattern) of a non-blank, non-comment line, or
-    an error reason."""
+_COLUMN_NAMES = ("pattern", "label", "annotator", "note")
+_EOL = re.compile(rb"\r\n|\r|\n")
+
+
+def _lines(data: bytes) -> Iterator[tuple[int, int, bytes]]:
+    """(1-based number, byte offset, bytes) of each line: a line ends at CR LF, LF or a lone CR,
+    as editors count them (an old Mac file is not one long line). The split is safe on
+    undecoded bytes: no UTF-8 sequence holds 0x0A or 0x0D."""
+    start = number = 0
+    for number, end in enumerate(_EOL.finditer(data), start=1):
+        yield number, start, data[start:end.start()]
+        start = end.end()
+    yield number + 1, start, data[start:]  # after the last line end: empty, or a last unended line
+
+
+def _hidden_reason(text: str) -> str | None:
+    """The reason a line holds a character a reader cannot see (TABs aside), or None. Checked on
+    the whole raw line, comments included, before any column is stripped: a comment with U+2028
+    would otherwise hide the pattern after it, and strip() would drop some of them silently."""
+    for i, ch in enumerate(text):
+        if ch != "\t" and invisible(ch):
+            if text.lstrip().startswith("#"):
+                where = "a comment"
+            else:  # the note is the 4th column and everything after it
+                column = _COLUMN_NAMES[min(text.count("\t", 0, i), 3)]
+                where = f"the {column} column"
+            return f"{_describe(ch)} in {where} (character {i + 1} of the line): {_why_hidden(ch)}"
+    return None
+
+
+def _parse_line(text: str) -> tuple[tuple[str, str, str, str], _Glob] | str | None:
+    """((pattern, label, annotator, note), compiled pattern) of a line, None for a blank line or a
+    comment, or an error reason."""
+    if not text.strip():
+        return None
+    hidden = _hidden_reason(text)
+    if hidden:
+        return hidden
+    if text.lstrip().startswith("#"):
+        return None
     cols = [c.strip() for c in text.split("\t", 3)]
     if len(cols) == 1:
         if len(text.strip().split()) > 1:
@@ -267,16 +442,31 @@ def _parse_line(text: str) -> tuple[tuple[str, str, str, str], _Glob] | str:
     return (glob, label, annotator, note), parsed
 
 
+def _os_reason(exc: OSError) -> str:
+    return visible(exc.strerror or str(exc))
+
+
+def _read_bytes(path: Path, in_folder: bool) -> bytes:
+    """The file's bytes. A file listed from a folder was checked to be a regular file, not a link;
+    O_NOFOLLOW and the fstat keep it so if it is swapped in between (O_NONBLOCK: a FIFO put there
+    must not hang the checker). A file named on the command line is read as given."""
+    if not in_folder:
+        return path.read_bytes()
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise OSError(0, "not a regular file")
+        return fh.read()
+
+
 def _read_file(path: Path, name: str, patterns: list[Pattern], errors: list[LintError],
-               seen: dict[tuple[bool, str, str], Pattern]) -> None:
+               seen: dict[tuple[bool, str, str], Pattern], in_folder: bool = False) -> None:
     try:
-        data = path.read_bytes()
+        data = _read_bytes(path, in_folder)
     except OSError as exc:
-        errors.append(LintError(name, 0, f"cannot read the file ({exc.strerror or exc})"))
+        errors.append(LintError(name, 0, f"cannot read the file ({_os_reason(exc)})"))
         return
-    offset = 0
-    for number, raw in enumerate(data.split(b"\n"), start=1):
-        line_offset, offset = offset, offset + len(raw) + 1
+    for number, line_offset, raw in _lines(data):
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -284,12 +474,11 @@ def _read_file(path: Path, name: str, patterns: list[Pattern], errors: list[Lint
                 f"not valid UTF-8: byte 0x{raw[exc.start]:02x} at byte offset {line_offset + exc.start} "
                 "of the file; save the file as UTF-8")))
             continue
-        if number == 1 and text.startswith("\ufeff"):
+        if number == 1 and text.startswith("\ufeff"):  # a byte-order mark some editors write
             text = text[1:]
-        text = text.rstrip("\r")
-        if not text.strip() or text.lstrip().startswith("#"):
-            continue
         parsed = _parse_line(text)
+        if parsed is None:
+            continue
         if isinstance(parsed, str):
             errors.append(LintError(name, number, parsed))
             continue
@@ -321,8 +510,10 @@ def load_patterns(path: str | Path) -> tuple[list[Pattern], list[LintError]]:
     errors: list[LintError] = []
     seen: dict[tuple[bool, str, str], Pattern] = {}
     if root.is_dir():
-        for file in pattern_files(root):
-            _read_file(file, file.name, patterns, errors, seen)
+        files, refused, _ = _folder_entries(root)
+        errors += refused
+        for file in files:
+            _read_file(file, file.name, patterns, errors, seen, in_folder=True)
     elif root.exists():
         _read_file(root, root.name, patterns, errors, seen)
     else:
@@ -335,34 +526,123 @@ def lint_paths(path: str | Path) -> list[LintError]:
     return load_patterns(path)[1]
 
 
+def _symlink_reason(root: Path, entry: Path) -> str:
+    try:
+        target = os.readlink(entry)
+    except OSError:
+        target = "?"
+    try:
+        inside = (root / target).resolve().parent == root.resolve()
+        where = " (in this folder)" if inside else " (outside this folder)"
+    except (OSError, RuntimeError):  # a link loop
+        where = ""
+    return (f"symbolic link to {visible(target)}{where}: refused, not read; a pattern file must "
+            "be a real file in the folder (copy it here instead of linking)")
+
+
+def _misnamed(name: str) -> str | None:
+    """Why a name that ends in `.tsv` in another case (`UPPER.TSV`, `x.Tsv`, `x.tsv `) is not
+    read, or None."""
+    if name.endswith(".tsv") or not name.strip().lower().endswith(".tsv"):
+        return None
+    fixed = name.strip()[:-4] + ".tsv"
+    return f"a pattern file's name must end in '.tsv', in lower case; rename it to {visible(fixed)}"
+
+
+_NOT_TSV = "only files whose name ends in '.tsv' are pattern files"
+
+
+def _folder_entries(root: Path) -> tuple[list[Path], list[LintError], list[LintError]]:
+    """(files to read, errors, warnings) for the entries of a pattern folder, sorted by name.
+
+    Read: regular files whose name ends in `.tsv`. Silently skipped: hidden entries (editor and
+    OS files such as `.#x.tsv` lock links or `.DS_Store`) and `*.sample` (documented examples).
+    Errors (the annotator meant a pattern file, and it would not count): a `.tsv` name in another
+    case (`UPPER.TSV`), a symbolic link (never followed: it may lead out of the folder), a `*.tsv`
+    that is not a regular file. Warnings: every other entry (`notes.txt`, `x.tsv~`, a subfolder),
+    so a file that is not read is never a silent surprise, yet a stray file does not stop the loop.
+    """
+    files: list[Path] = []
+    errors: list[LintError] = []
+    warnings: list[LintError] = []
+    try:
+        entries = sorted(root.iterdir(), key=lambda p: p.name)
+    except OSError as exc:
+        return [], [LintError(str(root), 0, f"cannot list the folder ({_os_reason(exc)})")], []
+    for entry in entries:
+        name = entry.name
+        if name.startswith(".") or name.endswith(".sample"):
+            continue
+        if name.endswith(".tsv"):
+            try:
+                mode = entry.lstat().st_mode
+            except OSError as exc:
+                errors.append(LintError(name, 0, f"cannot read the file ({_os_reason(exc)})"))
+                continue
+            if stat.S_ISLNK(mode):
+                errors.append(LintError(name, 0, _symlink_reason(root, entry)))
+            elif not stat.S_ISREG(mode):
+                errors.append(LintError(name, 0, "not a regular file: not read"))
+            else:
+                files.append(entry)
+        elif misnamed := _misnamed(name):
+            errors.append(LintError(name, 0, f"not read: {misnamed}"))
+        elif entry.is_dir() and not entry.is_symlink():
+            warnings.append(LintError(name, 0, "warning: not read: a subfolder (only files in the folder "
+                                               "itself are pattern files)"))
+        else:
+            warnings.append(LintError(name, 0, f"warning: not read: {_NOT_TSV}"))
+    return files, errors, warnings
+
+
 def pattern_files(path: str | Path) -> list[Path]:
     """The files load_patterns reads for `path`."""
     root = Path(path)
     if root.is_dir():
-        return sorted((p for p in root.glob("*.tsv") if p.is_file() and not p.name.startswith(".")),
-                      key=lambda p: p.name)
+        return _folder_entries(root)[0]
     return [root] if root.exists() else []
 
 
-def lint_report(path: str | Path) -> tuple[list[str], str]:
-    """(one `file:line: reason` line per bad line, a one-line summary) for `mathmine annotations lint`.
+def lint_warnings(path: str | Path) -> list[LintError]:
+    """What is not wrong but may surprise: the entries of a pattern folder that are not read (see
+    `_folder_entries`); for a file checked on its own, a name the loop would not read from a
+    folder (it is checked all the same, as it was named)."""
+    root = Path(path)
+    if root.is_dir():
+        return _folder_entries(root)[2]
+    if not root.exists() or root.name.endswith((".tsv", ".sample")):
+        return []
+    return [LintError(root.name, 0, f"warning: the loop would not read this file from a folder: "
+                                    f"{_misnamed(root.name) or _NOT_TSV}")]
 
-    File names are shown as paths the user can open: `path` joined with the file's name.
+
+def lint_report(path: str | Path) -> tuple[list[str], str]:
+    """(one `file:line: reason` line per problem, a summary) for `mathmine annotations lint`.
+
+    File names are shown as paths the user can open: `path` joined with the file's name, with
+    invisible characters escaped (`visible`). With errors, the lines are the errors and then the
+    warnings, and the summary is one line. Without errors the lines are empty (the command passes)
+    and the summary is the warning lines, if any, then the one-line OK summary: a warning is shown
+    but never fails the check.
     """
     root = Path(path)
     patterns, errors = load_patterns(root)
-    lines = []
-    for err in errors:
-        shown = str(root / err.file) if root.is_dir() else str(path)
-        lines.append(f"{shown}:{err.line}: {err.reason}")
-    where = f"in {len(pattern_files(root))} file(s) under {path}" if root.is_dir() else f"in {path}"
-    if errors:
-        summary = f"{len(errors)} bad line(s) {where}"
+    warnings = lint_warnings(root)
+
+    def shown(err: LintError) -> str:
+        name = str(root / err.file) if root.is_dir() else str(path)
+        return f"{visible(name)}:{err.line}: {visible(err.reason)}"
+
+    if root.is_dir():
+        where = f"in {len(pattern_files(root))} file(s) under {visible(str(path))}"
     else:
-        math = sum(p.label == "math" for p in patterns)
-        summary = (f"annotations OK: {len(patterns)} pattern(s) ({math} math, "
-                   f"{len(patterns) - math} exclude) {where}")
-    return lines, summary
+        where = f"in {visible(str(path))}"
+    if errors:
+        return [shown(e) for e in errors + warnings], f"{len(errors)} bad line(s) {where}"
+    math = sum(p.label == "math" for p in patterns)
+    summary = (f"annotations OK: {len(patterns)} pattern(s) ({math} math, "
+               f"{len(patterns) - math} exclude) {where}")
+    return [], "\n".join([*(shown(w) for w in warnings), summary])
 
 
 # --------------------------------------------------------------------------- matching

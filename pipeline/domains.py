@@ -26,8 +26,8 @@ covers every page of the row and the row leaves the queue.
 
 Prefixes are stored in the pattern syntax, so that they are unambiguous: a literal `*`, `?` or `[`
 in a segment is written `[*]`, `[?]`, `[[]` (`/a*b/x` is under `/a[*]b`), and a bare `*` is always
-an id segment. Everything else is kept as in the URL's path (tabs and line breaks included; the
-queue file escapes them).
+an id segment. Everything else is kept as in the URL's path (tabs, line breaks and invisible
+characters included; the queue file escapes them, see `escape_field`).
 
 Memory is bounded per domain: a `DomainAccumulator` keeps page / recalled / matched counts per
 (host, prefix) and, per (host, prefix), only the best `examples` recalled and `examples`
@@ -89,7 +89,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipeline.annotation import check_pattern, strip_www
+from pipeline.annotation import check_pattern, invisible, strip_www, visible
 
 DEFAULT_MIN_FRACTION = 0.10
 DEFAULT_MIN_PAGES = 5
@@ -160,12 +160,13 @@ def _normal_host(host: str | None) -> str:
 
 
 def _lint_safe(path_glob: str) -> str:
-    """Characters a pattern cannot hold (whitespace, controls, `#`) become `?`, which matches any
-    one character; so does a `=` after a `?`, which the linter would read as a query string."""
+    """Characters a pattern cannot hold (whitespace, controls and other invisible characters, `#`)
+    become `?`, which matches any one character; so does a `=` after a `?`, which the linter would
+    read as a query string."""
     out = []
     seen_qmark = False
     for ch in path_glob:
-        if ch.isspace() or ord(ch) < 32 or ord(ch) == 127 or ch == "#" or (ch == "=" and seen_qmark):
+        if ch.isspace() or invisible(ch) or ch == "#" or (ch == "=" and seen_qmark):
             ch = "?"
         seen_qmark = seen_qmark or ch == "?"
         out.append(ch)
@@ -602,32 +603,24 @@ def queue_rows(stats: Iterable[DomainStats], min_prefix_pages: int = 1) -> list[
     return rows
 
 
-_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
-_UNESCAPE = re.compile(r"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|.)", re.DOTALL)
+_UNESCAPE = re.compile(r"\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)", re.DOTALL)
 _UNESCAPES = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
 
 
-def _escape_char(ch: str) -> str:
-    if ch in _ESCAPES:
-        return _ESCAPES[ch]
-    code = ord(ch)
-    if code < 0x20 or 0x7F <= code <= 0x9F:  # other C0/C1 controls, DEL (NEL U+0085 among them)
-        return f"\\x{code:02x}"
-    if code in (0x2028, 0x2029):  # line / paragraph separators: str.splitlines breaks on them
-        return f"\\u{code:04x}"
-    return ch
-
-
 def escape_field(value: Any) -> str:
-    """A TSV field: backslash, tab, newline and carriage return written as \\\\, \\t, \\n, \\r; other
-    control characters and U+2028/U+2029 as \\xHH / \\uHHHH. The result has no line breaks."""
-    return "".join(_escape_char(ch) for ch in str(value))
+    """A TSV field as a person may read it: backslashes doubled, then every character a reader
+    cannot see escaped by `pipeline.annotation.visible` (tab, newline, carriage return as \\t, \\n,
+    \\r; other controls as \\xHH; bidi controls, zero-width characters, U+2028/U+2029 and the like
+    as \\uHHHH or \\UHHHHHHHH). The result has no line break, no raw tab, nothing that reorders or
+    hides text (a crawled URL with U+202E shows `\\u202e`), and `unescape_field` reads it back."""
+    return visible(str(value).replace("\\", "\\\\"))
 
 
 def _unescape_one(match: re.Match) -> str:
     token = match.group(1)
     if len(token) > 1:
-        return chr(int(token[1:], 16))
+        code = int(token[1:], 16)
+        return chr(code) if code <= 0x10FFFF else match.group(0)
     return _UNESCAPES.get(token, match.group(0))
 
 
@@ -639,7 +632,8 @@ def queue_tsv(rows: Iterable[dict[str, Any]]) -> str:
     """The queue as UTF-8 TSV text with a header line (`QUEUE_COLUMNS`).
 
     Fields are backslash-escaped (`escape_field`), so a row is always exactly one line with
-    exactly one tab between fields, whatever the URLs contain.
+    exactly one tab between fields, whatever the URLs contain, and crawled text shows its
+    invisible characters (bidi overrides, zero-width spaces) as escapes.
     """
     lines = ["\t".join(QUEUE_COLUMNS)]
     lines += ["\t".join(escape_field(row[col]) for col in QUEUE_COLUMNS) for row in rows]

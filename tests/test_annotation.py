@@ -15,7 +15,9 @@ from pipeline.annotation import (
     LintError,
     Pattern,
     PatternMatcher,
+    check_pattern,
     lint_paths,
+    lint_report,
     load_patterns,
 )
 from pipeline.domains import QUEUE_COLUMNS
@@ -318,3 +320,35 @@ def test_cli_lint_good_folder_and_default_path(tmp_path, capsys, monkeypatch):
     assert main(["annotations", "lint"]) == 1
     assert capsys.readouterr().out == "annotation/url_patterns/m.tsv:1: missing annotator column " \
                                       "(pattern<TAB>label<TAB>annotator[<TAB>note])\n"
+
+
+def test_unix_windows_and_old_mac_line_ends_read_the_same(tmp_path):
+    lines = ["# header", "example.org/a/*\tmath\tt", "", "example.org/b/*\texclude\tt\tnote", "bad line"]
+    loaded = []
+    for name, eol in (("unix.tsv", "\n"), ("windows.tsv", "\r\n"), ("mac.tsv", "\r")):
+        (tmp_path / name).write_bytes(eol.join(lines).encode() + eol.encode())
+        patterns, errors = load_patterns(tmp_path / name)
+        loaded.append(([(p.line, p.glob, p.label, p.note) for p in patterns], [(e.line, e.reason) for e in errors]))
+    assert loaded[0] == loaded[1] == loaded[2]
+    assert [line for line, *_ in loaded[0][0]] == [2, 4] and [line for line, _ in loaded[0][1]] == [5]
+
+
+def test_international_hosts_are_read_as_browsers_send_them():
+    m = _matcher(("straße.de/*", "math"), ("ｅｘａｍｐｌｅ.org/x/*", "math"), ("my_site.bücher.de/*", "math"))
+    assert m.match("http://xn--strae-oqa.de/a").line == 1  # IDNA 2008: ß is kept, not "ss"
+    assert m.match("http://strasse.de/a") is None
+    assert m.match("http://example.org/x/1").line == 2  # full-width letters, as an address bar maps them
+    assert m.match("http://my_site.xn--bcher-kva.de/").line == 3  # an ASCII label with '_' is kept
+    for glob in ("xn--ls8h.la/*", "xn--zz.org/*", "\U0001f4a9.la/*", "ex\u200bample.org/*"):
+        assert check_pattern(glob) is not None, ascii(glob)
+
+
+def test_lint_of_one_file_warns_when_the_loop_would_not_read_it(tmp_path):
+    (tmp_path / "UPPER.TSV").write_text("example.org/*\tmath\tt\n")
+    bad, summary = lint_report(tmp_path / "UPPER.TSV")
+    assert bad == []  # it was named, so it is checked: fine, but the loop skips it
+    warning, ok = summary.split("\n")
+    assert warning.startswith(f"{tmp_path / 'UPPER.TSV'}:0: warning: the loop would not read this file")
+    assert "rename it to UPPER.tsv" in warning
+    assert ok.startswith("annotations OK: 1 pattern(s)")
+    assert lint_report(DEFAULT_PATTERNS_DIR / "example.tsv.sample")[1].startswith("annotations OK")
