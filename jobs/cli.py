@@ -18,8 +18,9 @@ import json
 import logging
 from pathlib import Path
 
-from jobs.common import setup_logging
-from pipeline.config import ConfigError, load_settings
+from jobs.common import fail, setup_logging
+from pipeline import fs
+from pipeline.config import ConfigError, Settings, UserError, check_value, load_settings
 from pipeline.storage import StorageError
 
 
@@ -38,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True, help="glob, warc.paths[.gz] manifest, s3://..., https://...")
     p.add_argument("--out", required=True, help="output folder of the pages table")
     p.add_argument("--force", action="store_true", help="redo WARCs an earlier run finished")
+    p.add_argument("--strict", action="store_true",
+                   help="exit 1 if an input is empty, not a WARC, or unreadable (default: count it, go on)")
     _common(p)
 
     p = sub.add_parser("extract", help="print the extracted main text of one HTML file")
@@ -113,11 +116,68 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Path arguments checked before a command starts, so that a typo is one line in a second instead of
+# a Spark AnalysisException (and its JVM traceback) half a minute later. A missing path is a usage
+# error (exit 2); a "table" must also hold a Parquet file (an empty folder is a data error, exit 1).
+# Other paths are checked where they are read: ingest --input (a glob or manifest), train --shards.
+_PATH_ARGS: dict[str, tuple[tuple[str, str], ...]] = {
+    "dedup": (("--pages", "table"),),
+    "decontaminate": (("--corpus", "table"), ("--benchmarks", "file")),
+    "tokenize": (("--corpus", "table"), ("--tokenizer", "folder")),
+    "train cpt": (("--tokenizer", "folder"),),
+    "train grpo": (("--model", "folder"), ("--problems", "file")),
+    "train eval": (("--model", "folder"), ("--problems", "file")),
+}
+
+# Commands that read a run folder's state.json: a damaged one fails before anything starts.
+_RUN_FOLDER_COMMANDS = ("iterate", "report", "annotations preview")
+
+def _command(args: argparse.Namespace) -> str:
+    """'dedup', 'train cpt', 'annotations preview': the (sub)command, as _PATH_ARGS names it."""
+    sub = getattr(args, "train_command", None) or getattr(args, "annotations_command", None)
+    return f"{args.command} {sub}" if sub else args.command
+
+
+def _has_parquet(store: fs.Store, path: str) -> bool:
+    """A Parquet file, or a folder with one where Spark looks (not under _ or . names: markers,
+    bookkeeping, temp folders)."""
+    if not fs.is_remote(path) and os.path.isfile(fs.local_path(path)):
+        return True
+    names = store.listing(path)
+    if not names and fs.is_remote(path):
+        return path.rstrip("/").endswith(".parquet")  # exists, lists nothing: a single object
+    return any(
+        name.endswith(".parquet") and not any(part.startswith(("_", ".")) for part in name.split("/"))
+        for name in names
+    )
+
+
+def check_arguments(args: argparse.Namespace, settings: Settings) -> None:
+    """Refuse, with one line, what a command would only trip over after starting Spark."""
+    if getattr(args, "iterations", None) is not None:
+        check_value("classify.max_iterations", args.iterations, name="--iterations")
+    command = _command(args)
+    store = fs.Store(settings.storage)
+    for option, kind in _PATH_ARGS.get(command, ()):
+        path = getattr(args, option[2:].replace("-", "_"))
+        if not path:
+            continue
+        if not store.exists(path):
+            raise ConfigError(f"{option} {path}: no such {kind if kind != 'table' else 'table folder'}")
+        if kind == "table" and not _has_parquet(store, path):
+            raise UserError(f"{option} {path}: no Parquet file in this table folder (empty, or not a table)")
+    if command in _RUN_FOLDER_COMMANDS:
+        from jobs.steps import read_state
+
+        read_state(store, fs.absolute(args.work or settings.work_dir))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
     try:
         settings = load_settings(args.conf, args.overrides)
+        check_arguments(args, settings)
         if args.command == "extract":
             from pipeline.extract import extract_text
 
@@ -138,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
 
             stats = ingest.run(args.input, args.out, settings, force=args.force)
             print(ingest.summary_line(stats))
+            if args.strict:
+                ingest.check_strict(stats)  # StrictInputError: one line naming the file and offset, exit 1
             return 0 if stats["invariant_holds"] else 1
         if args.command == "dedup":
             from jobs import dedup
@@ -193,8 +255,12 @@ def main(argv: list[str] | None = None) -> int:
             import os
 
             from jobs import decontam
+            from pipeline.decontam import DecontamError
 
-            specs, missing = decontam.benchmark_specs(settings, benchmarks_file=args.benchmarks)
+            try:
+                specs, missing = decontam.benchmark_specs(settings, benchmarks_file=args.benchmarks)
+            except DecontamError as exc:  # the benchmarks YAML is config: a usage error
+                raise ConfigError(str(exc)) from exc
             corpus_out = os.path.join(args.out, "corpus")
             stats = decontam.run(args.corpus, corpus_out, args.out, settings, specs, missing)
             print(decontam.summary_line(stats))
@@ -236,12 +302,11 @@ def main(argv: list[str] | None = None) -> int:
             for path in iterate.rebuild_reports(settings, args.work):
                 print(f"wrote {path}")
             return 0
-    except ConfigError as exc:
-        print(f"mathmine: config error: {exc}", file=sys.stderr)
-        return 2
-    except StorageError as exc:
-        print(f"mathmine: {exc}", file=sys.stderr)
-        return 2
+    # Errors meant for the user end here, as one line each; anything else is a bug and keeps its traceback.
+    except UserError as exc:
+        return fail(exc, exc.exit_code)
+    except StorageError as exc:  # an input file that is missing or cannot be read
+        return fail(exc, 2)
     except KeyboardInterrupt:
         logging.getLogger(__name__).warning("interrupted")
         return 130

@@ -1,4 +1,4 @@
-"""What every job does around its work: logging and _stats.json."""
+"""What every job does around its work: logging, _stats.json, and the one-line error."""
 
 from __future__ import annotations
 
@@ -18,6 +18,14 @@ def setup_logging(verbose: bool = False) -> None:
     )
     for noisy in ("py4j", "botocore", "boto3", "urllib3", "trafilatura", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def fail(error: BaseException | str, code: int) -> int:
+    """Print `mathmine: error: <message>` on stderr, as one line, and return `code` (the exit status):
+    how every error meant for the user ends, never a traceback."""
+    message = " ".join(str(error).splitlines()) or type(error).__name__
+    print(f"mathmine: error: {message}", file=sys.stderr)
+    return code
 
 
 def write_stats(out_dir: str, stats: dict[str, Any], settings: Settings) -> str:

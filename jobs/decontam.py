@@ -3,9 +3,13 @@
 The n-gram index (`pipeline.decontam.NgramIndex`) is built once on the driver from the benchmark
 files and broadcast as bytes; each Python worker rebuilds it once and cleans whole Arrow batches
 with `decontaminate_batch`. Every input page is counted: clean (untouched), modified (segments
-removed) or dropped (`decontam_too_short`: too little text left after removal).
+removed) or dropped (`decontam_too_short`: too little text left after removal). The corpus is read by
+`pipeline.decontam.read_corpus`: a null or duplicate id stops the job with one line naming the file
+and rows (CorpusError); text that is not valid UTF-8 is kept with each bad byte as U+FFFD and counted
+(`text_repaired.invalid_utf8`).
 
-Outputs (DESIGN.md sections 4 and 5): the corpus table (the input's columns, `text` cleaned),
+Outputs (DESIGN.md sections 4 and 5): the corpus table (the input's columns, `text` cleaned, a
+timestamp column such as the pages table's `fetch_time` as UTC timestamp[us]: `_writable`),
 the hits table (`id`, `benchmark`, `problem_id`, `ngram`, `start`, `end` plus the removed
 segment's `segment_start` / `segment_end`), and a report per benchmark (JSON and Markdown): pages
 hit, segments removed, characters removed, top contaminated domains.
@@ -22,9 +26,16 @@ from typing import Any
 from jobs.common import write_stats
 from pipeline import fs
 from pipeline.config import ConfigError, Settings
-from pipeline.decontam import BenchmarkSpec, NgramIndex, load_benchmark_specs
+from pipeline.decontam import (
+    INVALID_UTF8,
+    BenchmarkSpec,
+    CorpusError,
+    NgramIndex,
+    load_benchmark_specs,
+    read_corpus,
+)
 from pipeline.report import markdown_text
-from pipeline.spark import SessionFactory, read_table, write_table
+from pipeline.spark import SessionFactory, write_table
 
 log = logging.getLogger(__name__)
 
@@ -101,21 +112,21 @@ def run(
 
     start = time.monotonic()
     d = settings.decontaminate
-    index = build_index(specs, settings)
-    data = index.to_bytes()
-    digest = hashlib.sha256(data).hexdigest()[:16]
-    index_seconds = round(time.monotonic() - start, 2)
     own_factory = factory is None
     factory = factory or SessionFactory(settings)
     session = factory.get()
     try:
         store = fs.Store(settings.storage)
-        pages = read_table(session, store, input_dir)
-        columns = pages.columns
-        if "id" not in columns or "text" not in columns:
-            raise ConfigError(
-                f"{input_dir}: a corpus needs `id` and `text` columns (has {', '.join(columns)})"
-            )
+        # Ids checked (a bad corpus fails here, before the index is built), `text` made valid UTF-8,
+        # the repaired rows flagged and counted below: pipeline.decontam.read_corpus.
+        pages = read_corpus(session, store, input_dir)
+        columns = [c for c in pages.columns if c != INVALID_UTF8]
+        _writable(pages.select(*columns), session)  # a column the writer refuses fails now, not at the end
+        index_start = time.monotonic()
+        index = build_index(specs, settings)
+        data = index.to_bytes()
+        digest = hashlib.sha256(data).hexdigest()[:16]
+        index_seconds = round(time.monotonic() - index_start, 2)
         domain = F.col("domain") if "domain" in columns else F.lit("")
         broadcast = session.sparkContext.broadcast(data)
         hit_type = T.StructType(
@@ -194,7 +205,7 @@ def run(
         corpus = kept.withColumn("text", F.col("clean_text"))
         if "text_chars" in columns:
             corpus = corpus.withColumn("text_chars", F.length("clean_text").cast("int"))
-        corpus = corpus.select(*columns)
+        corpus = _writable(corpus.select(*columns), session)
         write_table(corpus, store, corpus_dir, d.output_parts, "id")
 
         hits = (
@@ -209,6 +220,7 @@ def run(
             F.sum("removed_chars").alias("chars"),
             F.sum("removed_segments").alias("segments"),
             F.sum(F.length("text")).alias("chars_in"),
+            F.sum(F.col(INVALID_UTF8).cast("long")).alias("invalid_utf8"),
         ).collect()[0]
         report = _benchmark_report(hits, index, specs)
     finally:
@@ -225,6 +237,8 @@ def run(
         "segments_removed": int(totals["segments"] or 0),
         "chars_removed": int(totals["chars"] or 0),
         "chars_in": int(totals["chars_in"] or 0),
+        # Kept pages whose text was not valid UTF-8, each bad byte now U+FFFD (pipeline.decontam.read_corpus).
+        "text_repaired": {"invalid_utf8": int(totals["invalid_utf8"] or 0)},
         "ngram": d.ngram,
         "min_ngram": d.min_ngram,
         "min_chars_left": min_chars,
@@ -238,6 +252,44 @@ def run(
     store.write_json(fs.join(out_dir, "report.json"), stats)
     store.write_text(fs.join(out_dir, "report.md"), report_markdown(stats))
     return stats
+
+
+def _writable(df: Any, session: Any) -> Any:
+    """`df` with its timestamp columns as `pipeline.spark.write_table` can write them. The pages
+    table's `fetch_time` is a UTC instant (Parquet timestamp[us, tz=UTC], Spark TIMESTAMP), and the
+    writer's Arrow schema conversion asserts on TIMESTAMP columns (it passes no time zone). A
+    TIMESTAMP_NTZ holding the UTC wall clock converts: the same instant, written as timestamp[us]
+    (UTC, by this rule, without the tz annotation). Nested timestamps are refused in one line."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    zone = session.conf.get("spark.sql.session.timeZone")
+    out = []
+    for field in df.schema.fields:
+        if isinstance(field.dataType, T.TimestampType):
+            # TIMESTAMP -> NTZ gives the wall clock in the session's zone; convert_timezone makes it UTC's
+            utc = F.convert_timezone(F.lit(zone), F.lit("UTC"), F.col(field.name).cast("timestamp_ntz"))
+            out.append(utc.alias(field.name))
+        elif _holds_timestamp(field.dataType):
+            raise CorpusError(f"corpus column `{field.name}` ({field.dataType.simpleString()}): a timestamp "
+                              "inside a nested column cannot be written; drop or flatten it")
+        else:
+            out.append(F.col(field.name))
+    return df.select(*out)
+
+
+def _holds_timestamp(dtype: Any) -> bool:
+    from pyspark.sql import types as T
+
+    if isinstance(dtype, T.TimestampType):
+        return True
+    if isinstance(dtype, T.ArrayType):
+        return _holds_timestamp(dtype.elementType)
+    if isinstance(dtype, T.MapType):
+        return _holds_timestamp(dtype.keyType) or _holds_timestamp(dtype.valueType)
+    if isinstance(dtype, T.StructType):
+        return any(_holds_timestamp(f.dataType) for f in dtype.fields)
+    return False
 
 
 def _benchmark_report(hits: Any, index: NgramIndex, specs: list[tuple[BenchmarkSpec, str]]) -> dict[str, Any]:
@@ -294,7 +346,8 @@ def report_markdown(stats: dict[str, Any]) -> str:
         f"{stats['pages_modified']:,} with segments removed, "
         f"{stats['pages_dropped']['decontam_too_short']:,} dropped (fewer than "
         f"{stats['min_chars_left']} characters left). {stats['segments_removed']:,} segments and "
-        f"{stats['chars_removed']:,} of {stats['chars_in']:,} characters removed. Rule: a line holding a "
+        f"{stats['chars_removed']:,} of {stats['chars_in']:,} characters removed. "
+        f"{_repaired_text(stats)}Rule: a line holding a "
         f"{stats['ngram']}-gram of a benchmark text, or a whole benchmark text of {stats['min_ngram']} to "
         f"{stats['ngram'] - 1} words.",
         "",
@@ -319,6 +372,16 @@ def report_markdown(stats: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _repaired(stats: dict[str, Any]) -> int:
+    return stats.get("text_repaired", {}).get("invalid_utf8", 0)  # stats of older runs lack the key
+
+
+def _repaired_text(stats: dict[str, Any]) -> str:
+    count = _repaired(stats)
+    return (f"{count:,} page text(s) were not valid UTF-8: kept, each bad byte replaced by U+FFFD. "
+            if count else "")
+
+
 def summary_line(stats: dict[str, Any]) -> str:
     hit = {k: v["pages_hit"] for k, v in stats["per_benchmark"].items() if v["pages_hit"]}
     hits = ", ".join(f"{k} {v}" for k, v in sorted(hit.items())) or "none"
@@ -328,5 +391,6 @@ def summary_line(stats: dict[str, Any]) -> str:
         f"{stats['segments_removed']} segments, {stats['chars_removed']} chars removed; pages hit by "
         f"benchmark: {hits}; {len(stats['per_benchmark'])} benchmark(s) checked"
         + (f", {len(stats['benchmarks_missing'])} missing" if stats["benchmarks_missing"] else "")
+        + (f"; {repaired} text(s) with invalid UTF-8 repaired" if (repaired := _repaired(stats)) else "")
         + ("; accounting balanced" if stats["invariant_holds"] else "; ACCOUNTING MISMATCH")
     )

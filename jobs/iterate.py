@@ -37,7 +37,7 @@ from pipeline.annotation import DEFAULT_PATTERNS_DIR, Pattern, load_patterns, pa
 from pipeline.config import ConfigError, Settings
 from pipeline.decontam import BenchmarkSpec
 from pipeline.loop import convergence, same_training
-from pipeline.spark import SessionFactory
+from pipeline.spark import SessionFactory, progress
 
 log = logging.getLogger(__name__)
 
@@ -284,12 +284,15 @@ def crawl_steps(factory: SessionFactory, work: str, settings: Settings, inputs: 
             "ingest",
             "pages",
             lambda: ingest_job.run(
-                inputs.crawl, fs.join(work, "pages"), settings, factory=factory, relative_to=work
+                inputs.crawl, fs.join(work, "pages"), settings, factory=factory, relative_to=work,
+                hold_lock=False,  # run() holds the run folder's lock
             ),
             stats=f"pages/{ingest_job.STATS_FILE}",  # the table folder holds only Parquet
             reads=sample,
             settings=["ingest", "extract"],
-            inputs=[inputs.crawl],
+            # A crawl inside the run folder (the sample) by its relative name: a moved run folder
+            # is the same run, and nothing reruns.
+            inputs=[ingest_job.recorded_path(inputs.crawl, work) or inputs.crawl],
             always=True,
             identity=lambda stats: sorted((f["part"], f["pages_kept"]) for f in stats["per_file"]),
         ),
@@ -438,10 +441,22 @@ def run(
     """The whole loop over a run folder (a local path or an object-store URI), resuming."""
     store = fs.Store(settings.storage)
     work = fs.absolute(work_dir or settings.work_dir)
-    max_iterations = iterations or settings.classify.max_iterations
+    max_iterations = settings.classify.max_iterations if iterations is None else iterations
     if max_iterations < 1:
         raise ConfigError(f"classify.max_iterations / --iterations: must be at least 1, got {max_iterations}")
     checked_patterns(settings)  # refuse to start on bad annotations
+    # One run per run folder: a second one would race on the same temp names and state.json.
+    with store.lock(work):
+        # Under the lock every `.inflight-*` is a leftover of a killed run: nobody else writes here.
+        swept = store.sweep_leftovers(work)
+        if swept:
+            progress(f"removed {swept} temp file(s) left by an interrupted run in {work}")
+        return _run_locked(store, work, settings, force, max_iterations, stop_after)
+
+
+def _run_locked(
+    store: fs.Store, work: str, settings: Settings, force: bool, max_iterations: int, stop_after: str | None
+) -> dict[str, Any]:
     runner = Runner(store, work, settings, force, stop_after)
     started = time.monotonic()
     summary: dict[str, Any] = {"work_dir": work, "steps": {}, "iterations": [], "converged": ""}

@@ -13,6 +13,11 @@ it partition by partition (`continue_shards` carries the open shard across), hol
 token counts at a time, so shards never split a document and their contents and names depend on the
 documents alone. Each shard is written by one task into a temp folder through `pipeline.fs.Store`
 (local or s3://); the folder, manifest included, is published whole.
+
+The corpus is read by `pipeline.decontam.read_corpus`, as decontaminate reads it: a null or duplicate
+id stops the job with one line naming the file and rows; text that is not valid UTF-8 is tokenized
+with each bad byte as U+FFFD and counted (`text_repaired.invalid_utf8`). Every corpus row becomes one
+document: `documents_in` == `documents` (`invariant_holds`).
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ import numpy as np
 from jobs.common import write_stats
 from pipeline import fs
 from pipeline.config import ConfigError, Settings
-from pipeline.spark import SessionFactory, read_table, ship_as
+from pipeline.decontam import INVALID_UTF8, read_corpus
+from pipeline.spark import SessionFactory, ship_as
 from pipeline.tokenize import (
     MANIFEST,
     TokenizerInfo,
@@ -121,14 +127,17 @@ def run(
     session = factory.get()
     tmp = None
     try:
-        corpus = read_table(session, store, corpus_dir)
-        if "id" not in corpus.columns or "text" not in corpus.columns:
-            raise ConfigError(f"{corpus_dir}: a corpus needs `id` and `text` columns")
+        # Ids checked (null or duplicate: CorpusError, one line naming the file and rows), `text`
+        # made valid UTF-8 with the repaired rows flagged: pipeline.decontam.read_corpus, the rule
+        # decontaminate applies too. Only the columns used go on: others (the pages table's
+        # fetch_time timestamp) never reach a Python worker.
+        corpus = read_corpus(session, store, corpus_dir)
         source = F.col("selected_by") if "selected_by" in corpus.columns else F.lit("corpus")
         corpus = corpus.select(
             F.col("id").alias("doc_id"),
             F.coalesce("text", F.lit("")).alias("text"),
             source.cast("string").alias("source"),
+            INVALID_UTF8,
         )
         trained_dir = tokenizer_dir or out_dir.rstrip("/") + ".tokenizer"
         info = prepare_tokenizer(session, corpus, trained_dir, settings)
@@ -151,6 +160,7 @@ def run(
                         "source": batch["source"],
                         "input_ids": ids,
                         "num_tokens": [len(a) for a in ids],
+                        INVALID_UTF8: batch[INVALID_UTF8],
                     }
                 )
 
@@ -160,6 +170,7 @@ def run(
                 T.StructField("source", T.StringType()),
                 T.StructField("input_ids", T.ArrayType(T.IntegerType())),
                 T.StructField("num_tokens", T.IntegerType()),
+                T.StructField(INVALID_UTF8, T.BooleanType()),
             ]
         )
         encoded = corpus.mapInPandas(encode, schema)
@@ -167,6 +178,8 @@ def run(
         # Checkpointed: every pass below sees the same rows in the same partitions and order.
         ordered = encoded.withColumn("_key", key).orderBy("_key", "doc_id").localCheckpoint()
         plan, count = shard_plan(ordered, max(1, t.shard_tokens))
+        counted = ordered.agg(F.count(F.lit(1)).alias("rows"),
+                              F.sum(F.col(INVALID_UTF8).cast("long")).alias("invalid_utf8")).collect()[0]
 
         def assign(index: int, rows: Any) -> Any:
             starts, shards = plan.get(index, ([], []))
@@ -212,7 +225,10 @@ def run(
             factory.stop()
     stats = {
         "stage": "tokenize",
+        "documents_in": int(counted["rows"]),
         "documents": sum(s["rows"] for s in shards),
+        # Documents whose text was not valid UTF-8, tokenized with each bad byte as U+FFFD.
+        "text_repaired": {"invalid_utf8": int(counted["invalid_utf8"] or 0)},
         "tokens": sum(s["tokens"] for s in shards),
         "shards": len(shards),
         "tokenizer": {
@@ -225,6 +241,7 @@ def run(
         "manifest": manifest,
         "seconds": round(time.monotonic() - start, 2),
     }
+    stats["invariant_holds"] = stats["documents_in"] == stats["documents"]  # every corpus row is in a shard
     write_stats(out_dir, stats, settings)
     return stats
 
@@ -235,4 +252,8 @@ def summary_line(stats: dict[str, Any]) -> str:
         f"tokenize: {stats['documents']} documents -> {stats['tokens']:,} tokens in "
         f"{stats['shards']} shard(s) with {tok['name']} (vocab {tok['vocab_size']}, "
         f"sha256 {tok['sha256'][:12]}); manifest.json"
+        + (f"; {repaired} text(s) with invalid UTF-8 repaired"
+           if (repaired := stats.get("text_repaired", {}).get("invalid_utf8", 0)) else "")
+        + ("" if stats.get("invariant_holds", True) else
+           f"; ACCOUNTING MISMATCH ({stats['documents_in']} corpus rows)")
     )

@@ -90,11 +90,7 @@ class Runner:
         self.store, self.work, self.settings = store, work, settings
         self.force, self.stop_after = force, stop_after
         self.state_path = fs.join(work, STATE_FILE)
-        self.state: dict[str, Any] = {"version": STATE_VERSION, "steps": {}}
-        if store.exists(self.state_path):
-            loaded = store.read_json(self.state_path)
-            if loaded.get("version") == STATE_VERSION:
-                self.state = loaded
+        self.state: dict[str, Any] = read_state(store, work)
         self.fingerprints: dict[str, str] = {}
         self.ran: list[str] = []
         self.skipped: list[str] = []
@@ -171,11 +167,31 @@ class Runner:
 
 
 def read_state(store: fs.Store, work: str) -> dict[str, Any]:
+    """The run folder's state.json (empty when there is none, or of an older version). A damaged one
+    is a UserError naming the file: guessing would redo, or worse skip, finished steps."""
+    from pipeline.config import UserError
+
     path = fs.join(work, STATE_FILE)
     if not store.exists(path):
         return {"version": STATE_VERSION, "steps": {}}
-    state = store.read_json(path)
-    return state if state.get("version") == STATE_VERSION else {"version": STATE_VERSION, "steps": {}}
+    try:
+        state = store.read_json(path)
+    except ValueError as exc:  # not JSON, or not UTF-8 (both are ValueErrors)
+        reason = " ".join(str(exc).split())
+        raise UserError(f"{path}: not a valid run state ({reason}); restore it, or delete it to redo "
+                        "every step") from None
+    if not isinstance(state, dict):
+        raise UserError(f"{path}: not a valid run state (a JSON {type(state).__name__}, not an object); "
+                        "restore it, or delete it to redo every step")
+    if state.get("version") != STATE_VERSION:
+        return {"version": STATE_VERSION, "steps": {}}
+    steps = state.get("steps")
+    if not isinstance(steps, dict) or not all(
+        isinstance(entry, dict) and isinstance(entry.get("stats"), str) for entry in steps.values()
+    ):
+        raise UserError(f"{path}: not a valid run state ('steps' must map each step to its entry); "
+                        "restore it, or delete it to redo every step")
+    return state
 
 
 def read_step_stats(

@@ -1,8 +1,10 @@
 """Load YAML config plus `--set key=value` overrides into typed, validated settings.
 
 The dataclasses below are the schema: every knob has a type and a default here, and
-conf/default.yaml documents each one (a test keeps the two in step). An unknown key or a
-value of the wrong type is one ConfigError line naming the key.
+conf/default.yaml documents each one (a test keeps the two in step). Every numeric knob also has
+an allowed range in `RANGES` (a test fails for a new one without), and a few knobs must agree
+with each other (`_RELATIONS`). An unknown key, a value of the wrong type or out of its range is
+one ConfigError line naming where it came from (the file or the `--set`), the key and the range.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import re
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,8 +29,21 @@ from pipeline.train.settings import CPTConfig, DemoConfig, EvalConfig, GRPOConfi
 DEFAULT_CONF = Path(__file__).resolve().parent.parent / "conf" / "default.yaml"
 
 
-class ConfigError(ValueError):
-    """A bad config file, key or value; the message is one line meant for the user."""
+class UserError(Exception):
+    """A problem the user can fix (a bad argument, a damaged input), not a bug: `mathmine` prints
+    the message, one line, as `mathmine: error: ...` and exits with `exit_code`, no traceback."""
+
+    exit_code = 1  # bad input data (a corrupt run folder, an empty table)
+
+
+class ConfigError(UserError, ValueError):
+    """A bad config file, key or value, or command-line argument: a usage error (exit status 2)."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *keys: str) -> None:
+        super().__init__(message)
+        self.keys = keys  # the dotted config keys at fault, if any: load_settings names where they came from
 
 
 @dataclass
@@ -212,6 +229,208 @@ _CHOICES = {
 }
 
 
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric knob (or each item of a numeric list knob) may take: from `lo` to `hi`,
+    an end left out when it is open, unbounded where None. NaN and infinities never pass."""
+
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def __contains__(self, value: object) -> bool:
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+            return False
+        if self.lo is not None and (value <= self.lo if self.lo_open else value < self.lo):
+            return False
+        return self.hi is None or (value < self.hi if self.hi_open else value <= self.hi)
+
+    def describe(self, integer: bool) -> str:
+        """E.g. 'an integer in [1, 4096]', 'a number in (0, 1]', 'an integer >= 0'."""
+        kind = "an integer" if integer else "a number"
+        if self.lo is not None and self.hi is not None:
+            left, right = "(" if self.lo_open else "[", ")" if self.hi_open else "]"
+            return f"{kind} in {left}{_number(self.lo)}, {_number(self.hi)}{right}"
+        if self.lo is not None:
+            return f"{kind} {'>' if self.lo_open else '>='} {_number(self.lo)}"
+        if self.hi is not None:
+            return f"{kind} {'<' if self.hi_open else '<='} {_number(self.hi)}"
+        return kind if integer else "a finite number"
+
+
+def _number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(x)
+
+
+# Shorthands for the table below.
+_COUNT = Range(0)  # 0 allowed: it means "none" / "off" / "all" as the knob's comment says
+_POSITIVE_INT = Range(1)
+_POSITIVE = Range(0, lo_open=True)  # a float that must be > 0 (a rate, a divisor, a timeout)
+_FRACTION = Range(0, 1)  # a share, a probability, a similarity
+_SEED = Range(0, 2**31 - 1)  # what every consumer takes (numpy, fastText's C int, torch)
+_INT32 = 2**31 - 1  # the largest value a C int (and an Arrow int32 column) holds
+_PARTS = Range(1, 100_000)  # output files of a table
+_ROWS = Range(1, 10_000_000)  # rows per Parquet row group / Arrow batch
+_TOKENS = Range(1, 1_048_576)  # sequence and generation lengths
+_BATCH = Range(1, 65_536)  # batch, group and accumulation sizes
+_LR = Range(0, 1, lo_open=True)  # learning rates of the training stage
+
+# Every numeric knob (int, float, or a list of them: each item) and the values it may take, checked
+# once at load so a nonsense value fails in a second with one line instead of a silent wrong run
+# (dedup.num_perm=0 keeping one page "balanced", --iterations 0 running four) or a traceback an
+# hour into a Spark job. Upper bounds are generous: they catch a typo (a missing decimal point, a
+# bytes-vs-megabytes slip), not a big cluster run. tests/test_faults_config.py fails for a numeric
+# knob missing here, and for a default outside its range.
+RANGES: dict[str, Range] = {
+    "spark.shuffle_partitions": Range(1, 1_000_000),
+    "spark.progress_every_s": Range(0, 86_400),  # 0: no progress lines
+    "storage.max_retries": Range(0, 100),
+    "storage.retry_base_s": Range(0, 3_600, lo_open=True),  # 0 would retry in a hot loop
+    "storage.retry_max_s": Range(0, 3_600, lo_open=True),
+    "storage.read_timeout_s": Range(0, 86_400, lo_open=True),
+    "extract.timeout_s": Range(0, 86_400),  # 0: in-process, unbounded
+    "extract.min_text_chars": Range(0, 1_000_000),
+    "ingest.max_html_bytes": Range(1, _INT32),  # 0 or less dropped every page as too_large
+    "ingest.keep_status": Range(100, 599),  # each an HTTP status code
+    "ingest.row_group_rows": _ROWS,
+    "ingest.log_every_s": Range(0, 10_000_000),
+    "dedup.ngram": Range(1, 255),  # words per shingle
+    "dedup.num_perm": Range(1, 4096),  # 4 bytes per page each; 0 made every page one "duplicate"
+    "dedup.seed": _SEED,
+    "dedup.threshold": Range(0, 1, lo_open=True),  # a Jaccard similarity; 0 makes every pair a duplicate
+    "dedup.bands": Range(0, 4096),  # 0 (with rows 0): chosen for the threshold; see _RELATIONS
+    "dedup.rows": Range(0, 4096),
+    "dedup.false_positive_weight": _FRACTION,
+    "dedup.false_negative_weight": _FRACTION,
+    "dedup.max_iterations": Range(1, 10_000),
+    "dedup.output_parts": _PARTS,
+    "dedup.batch_rows": _ROWS,
+    "sample.seed": _SEED,
+    "classify.max_seed_docs": _COUNT,  # 0: the whole seed
+    "classify.negatives_ratio": Range(0, 100, lo_open=True),  # no negatives: fastText has one class
+    "classify.negatives_seed": _SEED,
+    "classify.negatives_corpus_share": _FRACTION,
+    "classify.dim": Range(1, 4096),
+    "classify.lr": Range(0, 10, lo_open=True),
+    "classify.word_ngrams": Range(1, 10),
+    "classify.min_count": Range(1, 1_000_000),
+    "classify.epoch": Range(1, 10_000),
+    "classify.min_example_passes": _COUNT,  # 0: exactly `epoch` passes
+    "classify.max_epoch": Range(1, 10_000),
+    "classify.bucket": Range(1, 100_000_000),  # rows of `dim` floats: 1e8 x 256 is a 100 GB model
+    "classify.fasttext_seed": _SEED,
+    "classify.holdout": Range(0, 1, hi_open=True),  # 1 would leave nothing to train on
+    "classify.max_iterations": Range(1, 100),  # --iterations is held to the same range
+    "classify.convergence": _FRACTION,
+    "classify.histogram_bins": Range(1, 1000),
+    "classify.output_parts": _PARTS,
+    "recall.threshold": _FRACTION,  # scores are probabilities
+    "recall.top_pages": _POSITIVE_INT,
+    "recall.top_tokens": _POSITIVE_INT,  # conf/cluster.yaml: 40B
+    "recall.chars_per_token": Range(0, 100, lo_open=True),  # a divisor
+    "domains.min_fraction": _FRACTION,
+    "domains.min_pages": _POSITIVE_INT,
+    "domains.top_prefixes": Range(1, 10_000),
+    "domains.examples": Range(0, 1000),
+    "domains.min_prefix_pages": _POSITIVE_INT,
+    "domains.max_prefixes": Range(1, 10_000_000),  # the memory bound per domain
+    "decontaminate.ngram": Range(1, 255),  # NgramIndex keeps run lengths in a byte
+    "decontaminate.min_ngram": Range(1, 255),
+    "decontaminate.min_prose_words": Range(0, 255),  # 0: the paper's literal rule
+    "decontaminate.formula_run_words": Range(1, 255),
+    "decontaminate.min_chars_left": _COUNT,
+    "decontaminate.output_parts": _PARTS,
+    "tokenize.vocab_size": Range(258, 1_000_000),  # the 256 bytes and 2 special tokens, at least
+    "tokenize.train_docs": _POSITIVE_INT,
+    "tokenize.shard_tokens": _POSITIVE_INT,  # 0 wrote a shard per document
+    "tokenize.seed": _SEED,
+    "tokenize.row_group_rows": _ROWS,
+    "cpt.n_layer": Range(1, 1024),
+    "cpt.n_embd": Range(1, 65_536),
+    "cpt.n_head": Range(1, 1024),
+    "cpt.seq_len": Range(2, 1_048_576),  # an input and a next-token target at least
+    "cpt.micro_batch": _BATCH,
+    "cpt.grad_accum": _BATCH,
+    "cpt.lr": _LR,
+    "cpt.weight_decay": _FRACTION,
+    "cpt.beta1": Range(0, 1, hi_open=True),  # torch's AdamW refuses 1
+    "cpt.beta2": Range(0, 1, hi_open=True),
+    "cpt.warmup_steps": _COUNT,
+    "cpt.decay_at": _FRACTION,  # each: a share of the training tokens
+    "cpt.decay_to": _FRACTION,  # each: a share of the maximum lr
+    "cpt.max_steps": _COUNT,  # 0: from max_tokens
+    "cpt.max_tokens": _COUNT,
+    "cpt.grad_clip": Range(0),  # 0: no clipping
+    "cpt.seed": _SEED,
+    "cpt.save_every": _COUNT,  # 0: only the final model
+    "cpt.log_every": _COUNT,
+    "grpo.group_size": Range(2, 65_536),  # advantages are relative to the group: one output has none
+    "grpo.questions_per_step": _BATCH,
+    "grpo.steps_per_iteration": _POSITIVE_INT,
+    "grpo.iterations": Range(1, 1000),
+    "grpo.lr": _LR,
+    "grpo.beta": Range(0, 100),
+    "grpo.clip_eps": Range(0, 1, lo_open=True),  # 0 freezes the policy, > 1 makes 1 - eps negative
+    "grpo.mu": Range(1, 100),
+    "grpo.max_new_tokens": _TOKENS,
+    "grpo.temperature": Range(0, 10, lo_open=True),  # log-probs are divided by it
+    "grpo.replay_share": _FRACTION,
+    "grpo.rm_lr": _LR,
+    "grpo.rm_epochs": Range(1, 1000),
+    "grpo.rm_batch_size": _BATCH,
+    "grpo.rollout_questions": _BATCH,
+    "grpo.micro_batch": _BATCH,
+    "grpo.max_grad_norm": _POSITIVE,  # clipping to 0 would zero every gradient
+    "grpo.seed": _SEED,
+    "grpo.log_every": _COUNT,  # 0: the first and last steps only
+    "evaluate.n_samples": Range(1, 100_000),
+    "evaluate.ks": Range(1, 100_000),  # each; none above n_samples (see _RELATIONS)
+    "evaluate.temperature": Range(0, 10, lo_open=True),
+    "evaluate.max_new_tokens": _TOKENS,
+    "evaluate.seed": _SEED,
+    "evaluate.limit": _COUNT,  # 0: all problems
+    "demo.seed": _SEED,
+    "demo.train_docs": _POSITIVE_INT,
+    "demo.cpt_steps": _POSITIVE_INT,
+    "demo.cpt_lr": _LR,
+    "demo.rl_problems": _POSITIVE_INT,
+    "demo.eval_problems": _POSITIVE_INT,
+    "demo.grpo_steps": _POSITIVE_INT,
+    "demo.group_size": Range(2, 65_536),
+    "demo.questions_per_step": _BATCH,
+    "demo.grpo_lr": _LR,
+    "demo.beta": Range(0, 100),
+    "demo.max_new_tokens": _TOKENS,
+    "demo.eval_samples": Range(1, 100_000),
+    "demo.threads": Range(0, 1024),  # 0: torch's default
+}
+
+# Knobs that must agree with each other, checked after the ranges: (keys, holds, what must hold).
+_RELATIONS: list[tuple[tuple[str, ...], Callable[[Settings], bool], str]] = [
+    (("dedup.bands", "dedup.rows"), lambda s: (s.dedup.bands == 0) == (s.dedup.rows == 0),
+     "set both dedup.bands and dedup.rows, or neither (0 and 0: chosen for dedup.threshold)"),
+    (("dedup.bands", "dedup.rows", "dedup.num_perm"),
+     lambda s: s.dedup.bands * s.dedup.rows <= s.dedup.num_perm,
+     "dedup.bands x dedup.rows must not exceed dedup.num_perm"),
+    (("decontaminate.min_ngram", "decontaminate.ngram"),
+     lambda s: s.decontaminate.min_ngram <= s.decontaminate.ngram,
+     "decontaminate.min_ngram must not exceed decontaminate.ngram"),
+    (("decontaminate.min_prose_words", "decontaminate.ngram"),
+     lambda s: s.decontaminate.min_prose_words <= s.decontaminate.ngram,
+     "decontaminate.min_prose_words must not exceed decontaminate.ngram"),
+    (("decontaminate.formula_run_words", "decontaminate.ngram"),
+     lambda s: s.decontaminate.ngram <= s.decontaminate.formula_run_words,
+     "decontaminate.formula_run_words must be at least decontaminate.ngram"),
+    (("cpt.n_embd", "cpt.n_head"), lambda s: bool(s.cpt.model) or s.cpt.n_embd % s.cpt.n_head == 0,
+     "cpt.n_embd must be a multiple of cpt.n_head (a from-scratch model splits it into heads)"),
+    (("cpt.decay_at", "cpt.decay_to"), lambda s: len(s.cpt.decay_at) == len(s.cpt.decay_to),
+     "cpt.decay_at and cpt.decay_to must be lists of the same length"),
+    (("evaluate.ks", "evaluate.n_samples"), lambda s: max(s.evaluate.ks, default=0) <= s.evaluate.n_samples,
+     "every evaluate.ks must be at most evaluate.n_samples (pass@k draws k of the n samples)"),
+]
+
+
 _FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
@@ -224,7 +443,7 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__} {value!r}")
+            raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__} {value!r}", key)
         return _build(tp, value, key + ".")
     if origin in (types.UnionType, typing.Union):
         for option in typing.get_args(tp):
@@ -232,21 +451,21 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
                 return _coerce(key, value, option)
             except ConfigError:
                 continue
-        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {type(value).__name__} {value!r}")
+        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {type(value).__name__} {value!r}", key)
     if origin is list:
         (item_tp,) = typing.get_args(tp)
         if not isinstance(value, list):
-            raise ConfigError(f"{key}: expected a list, got {type(value).__name__} {value!r}")
+            raise ConfigError(f"{key}: expected a list, got {type(value).__name__} {value!r}", key)
         return [_coerce(f"{key}[{i}]", item, item_tp) for i, item in enumerate(value)]
     if origin is dict:
         _, val_tp = typing.get_args(tp)
         if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__} {value!r}")
+            raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__} {value!r}", key)
         return {str(k): _coerce(f"{key}.{k}", v, val_tp) for k, v in value.items()}
     if tp is type(None):
         if value is None:
             return None
-        raise ConfigError(f"{key}: expected null, got {value!r}")
+        raise ConfigError(f"{key}: expected null, got {value!r}", key)
     is_bool = isinstance(value, bool)
     if tp is bool and is_bool:
         return value
@@ -258,7 +477,7 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
         return float(value)  # YAML 1.1 reads 1e-4 (no dot) as a string
     if tp is str and isinstance(value, (str, int, float)) and not is_bool:
         return str(value)
-    raise ConfigError(f"{key}: expected {_type_name(tp)}, got {type(value).__name__} {value!r}")
+    raise ConfigError(f"{key}: expected {_type_name(tp)}, got {type(value).__name__} {value!r}", key)
 
 
 def _build(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
@@ -266,7 +485,8 @@ def _build(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
     names = {f.name for f in dataclasses.fields(cls)}
     for key in data:
         if key not in names:
-            raise ConfigError(f"unknown config key '{prefix}{key}' (known: {', '.join(sorted(names))})")
+            raise ConfigError(f"unknown config key '{prefix}{key}' (known: {', '.join(sorted(names))})",
+                              f"{prefix}{key}")
     values = {}
     for name in names:
         if name in data:
@@ -274,11 +494,12 @@ def _build(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
             values[name] = _coerce(full, data[name], hints[name])
             if full in _CHOICES and values[name] not in _CHOICES[full]:
                 choices = " | ".join(sorted(_CHOICES[full]))
-                raise ConfigError(f"{full}: expected one of {choices}, got {values[name]!r}")
+                raise ConfigError(f"{full}: expected one of {choices}, got {values[name]!r}", full)
     return cls(**values)
 
 
-def _apply_override(data: dict[str, Any], item: str) -> None:
+def _apply_override(data: dict[str, Any], item: str) -> str:
+    """Set one `key=value` in the loaded YAML data; returns the key."""
     if "=" not in item:
         raise ConfigError(f"--set {item!r}: expected key=value")
     key, raw = item.split("=", 1)
@@ -295,10 +516,51 @@ def _apply_override(data: dict[str, Any], item: str) -> None:
             raise ConfigError(f"--set {key}: '{part}' is not a section")
         node = child
     node[parts[-1]] = value
+    return key
+
+
+def _value_at(settings: Settings, key: str) -> Any:
+    value: Any = settings
+    for part in key.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def check_value(key: str, value: Any, name: str = "") -> None:
+    """Raise ConfigError unless `value` (each item, for a list) is in the range RANGES[key] declares;
+    the message calls the value `name` (default: the key), e.g. '--iterations'."""
+    allowed = RANGES[key]
+    items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+    for index, item in items:
+        if item not in allowed:
+            what = (name or key) + ("" if index is None else f"[{index}]")
+            # the kind follows the schema's type (int fields hold ints), whatever was given
+            integer = isinstance(item, int) and not isinstance(item, bool)
+            raise ConfigError(f"{what} must be {allowed.describe(integer)}, got {item!r}", key)
+
+
+def check_settings(settings: Settings) -> None:
+    """Every range of RANGES and every relation between knobs; ConfigError on the first that fails."""
+    for key in RANGES:
+        check_value(key, _value_at(settings, key))
+    for keys, holds, what in _RELATIONS:
+        if not holds(settings):
+            got = ", ".join(f"{key}={_value_at(settings, key)!r}" for key in keys)
+            raise ConfigError(f"{what}, got {got}", *keys)
+
+
+def _origin(keys: tuple[str, ...], overrides: dict[str, str], path: Path) -> str:
+    """Where the values of `keys` came from: the `--set` items that gave them, else the file."""
+    def covers(given: str, key: str) -> bool:  # `--set ingest={...}` gives ingest.max_html_bytes too
+        return key == given or key.startswith((given + ".", given + "["))
+
+    items = [item for given, item in overrides.items() if any(covers(given, key) for key in keys)]
+    return ", ".join(f"--set {item}" for item in items) or str(path)
 
 
 def load_settings(conf: str | Path | None = None, overrides: list[str] | None = None) -> Settings:
-    """Read a YAML file (default conf/default.yaml), apply `key=value` overrides, validate."""
+    """Read a YAML file (default conf/default.yaml), apply `key=value` overrides, validate types,
+    choices, ranges and relations. Any problem is one ConfigError line naming its origin and key."""
     path = Path(conf) if conf else DEFAULT_CONF
     data: dict[str, Any] = {}
     if conf or path.exists():
@@ -306,23 +568,29 @@ def load_settings(conf: str | Path | None = None, overrides: list[str] | None = 
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read config ({exc.strerror})") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
         try:
             loaded = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f":{mark.line + 1}" if mark else ""
-            raise ConfigError(f"{path}{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from exc
+            # a ReaderError (a control character) has no `problem`, and str() of any of them spans lines
+            reason = " ".join(str(getattr(exc, "problem", None) or exc).split())
+            raise ConfigError(f"{path}{where}: invalid YAML ({reason})") from None
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: the top level must be a mapping")
         data = loaded
+    given: dict[str, str] = {}  # key -> the --set item that gave it (the last one wins, as in data)
     for item in overrides or []:
-        _apply_override(data, item)
+        given[_apply_override(data, item)] = item.strip()
     try:
         settings = _build(Settings, data)
+        check_settings(settings)
     except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+        raise ConfigError(f"{_origin(exc.keys, given, path)}: {exc}", *exc.keys) from None
     if env_master := os.environ.get("SPARK_MASTER"):
         settings.spark.master = env_master
     return settings

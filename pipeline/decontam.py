@@ -60,6 +60,7 @@ import csv
 import gzip
 import io
 import json
+import os
 import re
 import unicodedata
 from collections.abc import Iterator, Sequence
@@ -67,10 +68,14 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 import numpy as np
 import xxhash
 import yaml
+
+from pipeline import fs
+from pipeline.config import UserError
 
 FORMATS = ("jsonl", "parquet", "tsv")
 _SPEC_KEYS = ("name", "file", "fields", "language", "format", "id_field", "tsv_columns", "sha256", "source")
@@ -113,7 +118,7 @@ _M2 = np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
 
 
-class DecontamError(ValueError):
+class DecontamError(UserError, ValueError):
     """A bad benchmarks.yaml entry or benchmark file; the message is one line "file:line: reason"
     (line 0: the file as a whole)."""
 
@@ -905,3 +910,134 @@ def _line_spans(text: str, drop: list[int]) -> list[tuple[int, int]]:
         else:
             spans.append((start, end))
     return spans
+
+
+# ---------------------------------------------------------------- corpus input
+#
+# Decontaminate and tokenize both read "a corpus": a Parquet table with an `id` and a `text` column
+# (the pages table, the selection, decontaminate's output). Both key their outputs by `id` (the
+# hits table, the corpus join, the shards' doc_id and order), so the rules for what such a table
+# may hold live here, once, and both jobs call `read_corpus`.
+
+INVALID_UTF8 = "_invalid_utf8"  # the flag column read_corpus adds: this row's text was repaired
+_SHOWN_ROWS = 3  # row numbers an error message lists for its example id
+
+
+class CorpusError(DecontamError):
+    """A corpus table no step can process as it is: no `id` or `text` column, a null id, or an id on
+    several rows. One line naming the file, how many rows and an example (with its row numbers)."""
+
+
+def read_corpus(session: Any, store: Any, folder: str) -> Any:
+    """The corpus table in `folder` (any store `pipeline.spark.read_table` serves) as a DataFrame a
+    step can process: its columns, `text` a valid string column, plus the boolean INVALID_UTF8.
+
+    - `id` and `text` columns must exist, `text` string or binary: else CorpusError.
+    - Every id must be non-null and on one row only: else CorpusError naming the first file with
+      such rows, their count and an example with its row numbers. No output could be right: a
+      null id cannot key a row and Spark's join drops it; a duplicate id multiplies in the join
+      and leaves shard order (by doc_id) to chance.
+    - Text that is not valid UTF-8 (a stray byte, a lone surrogate written as CESU-8/WTF-8 bytes by
+      a Java or JSON writer, a binary column) has each bad byte replaced by U+FFFD, and the row
+      flagged in INVALID_UTF8 so the job counts it: Arrow refuses to hand such a string to a Python
+      worker ("Wrapping ... failed"), so this is done in the JVM, before any Python code.
+    """
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    from pipeline.spark import read_table
+
+    df = read_table(session, store, folder)
+    fields = {f.name: f.dataType for f in df.schema.fields}
+    if "id" not in fields or "text" not in fields:
+        raise CorpusError(f"{folder}: a corpus needs `id` and `text` columns (has {', '.join(df.columns)})")
+    if not isinstance(fields["text"], (T.StringType, T.BinaryType)):
+        raise CorpusError(f"{folder}: `text` is a {fields['text'].simpleString()} column, not a string")
+    check_ids(df, folder)
+    text = F.col("text").cast("string")  # binary: the bytes as they are, validated below
+    return (df.withColumn(INVALID_UTF8, F.coalesce(~F.is_valid_utf8(text), F.lit(False)))
+            .withColumn("text", F.make_valid_utf8(text)))
+
+
+def check_ids(df: Any, folder: str) -> None:
+    """Raise CorpusError when an `id` of `df` is null or on several rows (see `read_corpus`). One
+    aggregation over the ids when they are fine; two more Spark jobs for the message when not."""
+    from pyspark.sql import functions as F
+
+    file_col, row_col = _provenance(df, folder)
+    ids = df.select(F.col("id").alias("_id"), file_col.alias("_file"), row_col.alias("_row"))
+    bad = (ids.groupBy("_id").agg(F.count(F.lit(1)).alias("_n"))
+           .filter(F.col("_id").isNull() | (F.col("_n") > 1)).select(F.col("_id").alias("_bad")))
+    if not bad.take(1):
+        return
+    rows = ids.join(bad, ids["_id"].eqNullSafe(bad["_bad"])).withColumn("_null", F.col("_id").isNull())
+    # per kind (null, duplicate) and file: rows, and the smallest id as the example
+    per_file: dict[bool, list[Any]] = {True: [], False: []}
+    for r in (rows.groupBy("_null", "_file").agg(F.count(F.lit(1)).alias("n"), F.min("_id").alias("example"))
+              .orderBy("_null", "_file").collect()):
+        per_file[r["_null"]].append(r)
+    # where each example is: its first rows in each file (a hot id's rows are bounded by its files)
+    examples = [per_file[null][0]["example"] for null in (True, False) if per_file[null]]
+    wanted = F.col("_id").isNull() if None in examples else F.lit(False)
+    for example in (e for e in examples if e is not None):
+        wanted = wanted | (F.col("_id") == example)
+    found = {(r["_null"], r["_file"]): r["rows"] for r in (
+        rows.filter(wanted).groupBy("_null", "_file")
+        .agg(F.slice(F.sort_array(F.collect_list("_row")), 1, _SHOWN_ROWS + 1).alias("rows")).collect())}
+    problems = []
+    for null, what in ((True, "a null id"), (False, "a duplicate id")):
+        if per_file[null]:
+            problems.append(_id_problem(per_file[null], found, null, folder, what))
+    raise CorpusError("; ".join(problems) + "; a corpus needs one row per id, none null")
+
+
+def _id_problem(per_file: list[Any], found: dict[tuple[bool, str], list[Any]], null: bool, folder: str,
+                what: str) -> str:
+    """'<file>: 2 rows with a duplicate id (e.g. 'x' at rows 0, 1)' for the first file (in name
+    order) of `per_file` (its rows of one kind: (file, count, example id)), given the rows of each
+    example per file in `found`."""
+    file, count, example = per_file[0]["_file"], per_file[0]["n"], per_file[0]["example"]
+    shown = found.get((null, file), [])
+    at = "" if not shown or shown[0] is None else (f"at row{'s' if len(shown) > 1 else ''} "
+                                                   + ", ".join(map(str, shown[:_SHOWN_ROWS]))
+                                                   + (", ..." if len(shown) > _SHOWN_ROWS else ""))
+    if null:
+        detail = at
+    else:
+        only = count == len(shown) <= _SHOWN_ROWS  # the file's one duplicate id: no "e.g."
+        detail = ("" if only else "e.g. ") + f"{example[:80]!r}" + (f" {at}" if at else "")
+        elsewhere = sorted(f for (n, f) in found if not n and f != file)
+        if elsewhere:
+            detail += f", also in {_shown_file(elsewhere[0], folder)}"
+    line = f"{_shown_file(file, folder)}: {count} row{'s' if count != 1 else ''} with {what}"
+    line += f" ({detail})" if detail else ""
+    if len(per_file) > 1:
+        more, files = sum(r["n"] for r in per_file[1:]), len(per_file) - 1
+        line += f", and {more} more in {files} other file{'s' if files > 1 else ''}"
+    return line
+
+
+def _provenance(df: Any, folder: str) -> tuple[Any, Any]:
+    """(file, 0-based row in that file) columns of `df`: Spark's `_metadata` of a Parquet scan (the
+    file as a URI; `_shown_file` makes it readable). A table read by Python tasks (an object store)
+    has no `_metadata`: the folder, and no row number."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.utils import AnalysisException
+
+    try:
+        _ = df.select("_metadata.file_path", "_metadata.row_index").schema  # resolved here, or raises
+    except AnalysisException:
+        return F.lit(folder), F.lit(None).cast("long")
+    return F.col("_metadata.file_path"), F.col("_metadata.row_index")
+
+
+def _shown_file(uri: str, folder: str) -> str:
+    """A file of the corpus as a message shows it: under `folder` as the caller spelled it."""
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("", "file"):
+        return uri
+    path = unquote(parsed.path)
+    root = os.path.abspath(fs.local_path(folder)) if not fs.is_remote(folder) else ""
+    if root and path.startswith(root + os.sep):
+        return f"{folder.rstrip('/')}/{os.path.relpath(path, root)}"
+    return path

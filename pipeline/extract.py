@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from pipeline.config import ExtractSettings
+from pipeline.config import ExtractSettings, UserError
 from pipeline.mathml import LxmlMathDom, MathMLConverter
 
 # Private-use characters bracket the TeX we insert, so that `tex_delims` is only reported for
@@ -86,20 +86,75 @@ def _norm_charset(name: str) -> str | None:
         return None
 
 
+class DecodeError(ExtractError, UserError):
+    """No charset turns the page's bytes into text: counted as decode_error in ingest, never kept
+    as garbage; `mathmine extract` on such a file says so in one line (a UserError, exit 1)."""
+
+
+# Real pages carry at most a few stray control characters (0.2% of the first 8K at worst in our
+# data); text made of them is bytes decoded with the wrong charset (UTF-16 read as cp1252) or binary.
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+_MAX_CONTROL_SHARE = 0.1
+_SNIFF_BYTES = 4096
+
+
+def _sniff_wide(body: bytes) -> str | None:
+    """UTF-16/UTF-32 without a BOM, told by where the NUL bytes fall. Markup is ASCII, so in
+    UTF-16LE the odd bytes of it are NUL and the even ones are not, in UTF-16BE the other way
+    round (UTF-32: three in four). A byte-oriented charset puts no NULs in text at all."""
+    n = min(len(body), _SNIFF_BYTES) // 4 * 4
+    if n < 16:
+        return None
+    quarter = n // 4
+    share = [body[i:n:4].count(0) / quarter for i in range(4)]
+    many = [s >= 0.3 for s in share]
+    few = [s <= 0.05 for s in share]
+    if many[1] and many[2] and many[3] and few[0]:
+        return "utf-32-le"
+    if many[0] and many[1] and many[2] and few[3]:
+        return "utf-32-be"
+    if many[1] and many[3] and few[0] and few[2]:
+        return "utf-16-le"
+    if many[0] and many[2] and few[1] and few[3]:
+        return "utf-16-be"
+    return None
+
+
 def decode_html(body: bytes, declared: str = "") -> tuple[str, str]:
-    """Bytes -> (text, charset used). Declared charset (HTTP, else <meta>) if it decodes cleanly,
-    UTF-8 when a Latin-1 family label hides valid UTF-8, else detection (resiliparse)."""
+    """Bytes -> (text, charset used). BOM, else UTF-16/32 told by its NUL bytes, else the declared
+    charset (HTTP, else <meta>) if it decodes cleanly, UTF-8 when a Latin-1 family label hides
+    valid UTF-8, else detection (resiliparse). Raises DecodeError when the result is still not
+    text (mostly control characters): garbage is not a page."""
+    text, charset = _decode_html(body, declared)
+    sample = text[:8192]
+    control = len(_CONTROL_CHARS.findall(sample))
+    if control > _MAX_CONTROL_SHARE * len(sample):
+        raise DecodeError(f"no charset decodes the page cleanly: as {charset} {control} of its first "
+                          f"{len(sample)} characters are control characters")
+    return text, charset
+
+
+def _decode_html(body: bytes, declared: str) -> tuple[str, str]:
     if body.startswith(codecs.BOM_UTF8):
         return body[3:].decode("utf-8", "replace"), "utf-8"
+    if body.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):  # before UTF-16: FF FE 00 00
+        return body.decode("utf-32", "replace"), "utf-32"
     if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return body.decode("utf-16", "replace"), "utf-16"
+    wide = _sniff_wide(body)
+    if wide:
+        # Whatever the label says (often utf-8, which NUL bytes satisfy): the bytes are wide text.
+        unit = 4 if wide.startswith("utf-32") else 2
+        text = body[:len(body) // unit * unit].decode(wide, "replace")  # a cut page: drop the half unit
+        if text.count("\ufffd") <= max(2, len(text) // 1000):
+            return text, wide
     charset = _norm_charset(declared) if declared else None
     if charset is None:
         match = _META_CHARSET.search(body[:4096])
         if match:
             charset = _norm_charset(match.group(1).decode("ascii", "ignore"))
-    if charset in ("utf-16-le", "utf-16-be", "utf-16", "utf-32"):  # a <meta> lie on a byte page
-        charset = None
+    if charset in ("utf-16-le", "utf-16-be", "utf-16", "utf-32", "utf-32-le", "utf-32-be"):
+        charset = None  # a <meta> lie on a byte page (wide text was caught above)
     if charset:
         try:
             text = body.decode(charset)

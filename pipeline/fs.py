@@ -19,19 +19,29 @@ run folder lives here.
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import json
 import os
 import secrets
 import shutil
+import socket
+import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from typing import Any
 
 from pipeline import storage
-from pipeline.config import StorageSettings
+from pipeline.config import StorageSettings, UserError
 
 MARKER = "_published.json"
 INFLIGHT = ".inflight-"
+LOCK = "_lock.json"  # a run folder's lock: who holds it (see Store.lock)
+
+
+class FolderLocked(UserError):
+    """Another live process holds the folder's lock; the message names it and what to do."""
 
 
 def is_remote(path: str) -> bool:
@@ -121,6 +131,37 @@ class Store:
 
     def write_json(self, path: str, data: Any, sort_keys: bool = True) -> None:
         self.write_text(path, json.dumps(data, indent=2, sort_keys=sort_keys, default=str) + "\n")
+
+    def create_new(self, path: str, data: bytes) -> bool:
+        """Write a whole file only if nothing is at `path` yet; False when something was.
+        Locally a hard link of a finished temp file (atomic, fails on an existing name); on an
+        object store a conditional PUT (`If-None-Match: *`, which S3 and MinIO honour)."""
+        if is_remote(path):
+            client, bucket, key = self._s3(path)
+
+            def put() -> bool:
+                try:
+                    client.put_object(Bucket=bucket, Key=key, Body=data, IfNoneMatch="*")
+                except Exception as exc:
+                    if getattr(exc, "response", {}).get("Error", {}).get("Code") == "PreconditionFailed":
+                        return False
+                    raise
+                return True
+
+            return self._call(path, put)
+        target = local_path(path)
+        os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
+        tmp = os.path.join(os.path.dirname(target) or ".", f"{INFLIGHT}{os.path.basename(target)}-"
+                           f"{secrets.token_hex(4)}")
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+        try:
+            os.link(tmp, target)
+        except FileExistsError:
+            return False
+        finally:
+            os.unlink(tmp)
+        return True
 
     def upload(self, local: str, path: str) -> None:
         """Publish a local file (a trained model, a temp Parquet file) at `path`, atomically."""
@@ -274,3 +315,134 @@ class Store:
             yield self.download_dir(folder, tmp)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+    # -- a folder's lock ------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self, folder: str, command: str = "") -> Iterator[dict[str, Any]]:
+        """Hold `folder/_lock.json` while a run writes into the folder; raise FolderLocked naming
+        the holder when another live process has it.
+
+        Locally the lock is an flock on that file, so the kernel drops it when its process dies,
+        even by SIGKILL (on NFS, flock is only as good as the server's lock manager). An object
+        store has no such lock: the file is created with a conditional PUT and removed on exit;
+        a file left by a process that died on this host (its pid is gone) is taken over, one left
+        from another host is reported with the command that removes it."""
+        holder = {
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "command": command or " ".join(sys.argv),
+        }
+        path = join(folder, LOCK)
+        if is_remote(folder):
+            yield from self._object_lock(path, holder)
+        else:
+            yield from self._flock(local_path(path), holder)
+
+    def _flock(self, path: str, holder: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                os.close(fd)
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                raise FolderLocked(_locked_message(path, _read_holder(path), remove=False)) from None
+            # The holder before us may have unlinked the file between our open and our flock:
+            # then we locked a name nobody else will open, so start again on the current file.
+            try:
+                same = os.stat(path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, (json.dumps(holder, sort_keys=True) + "\n").encode())
+            yield holder
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            os.close(fd)
+
+    def _object_lock(self, path: str, holder: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        data = (json.dumps(holder, sort_keys=True) + "\n").encode()
+        if not self.create_new(path, data):
+            found = _holder_of(self, path)
+            if not (found.get("host") == holder["host"] and not _pid_alive(found.get("pid"))):
+                raise FolderLocked(_locked_message(path, found, remove=True))
+            # Left by a process of this host that is gone: take it over (one winner, by the PUT).
+            self.remove(path)
+            if not self.create_new(path, data):
+                raise FolderLocked(_locked_message(path, _holder_of(self, path), remove=True))
+        try:
+            yield holder
+        finally:
+            self.remove(path)
+
+    def leftovers(self, folder: str) -> list[str]:
+        """Temp files and folders (`.inflight-*`) under `folder`, outermost only: what an
+        interrupted write left. Sweep them only while holding the folder's lock."""
+        found: set[str] = set()
+        if is_remote(folder):
+            _, _, key = self._s3(folder)
+            prefix = key.rstrip("/") + "/"
+            names = [k[len(prefix):] for k, _ in self._keys(folder)]
+        else:
+            root = local_path(folder)
+            names = []
+            for dirpath, dirnames, filenames in os.walk(root):
+                rel = os.path.relpath(dirpath, root).replace(os.sep, "/")
+                for name in dirnames + filenames:
+                    names.append(name if rel == "." else f"{rel}/{name}")
+        for name in names:
+            parts = name.split("/")
+            for depth, part in enumerate(parts):
+                if part.startswith(INFLIGHT):
+                    found.add("/".join(parts[: depth + 1]))
+                    break
+        return [join(folder, name) for name in sorted(found)]
+
+    def sweep_leftovers(self, folder: str) -> int:
+        """Remove what `leftovers` finds; returns how many there were."""
+        found = self.leftovers(folder)
+        for path in found:
+            self.remove(path)
+        return len(found)
+
+
+def _pid_alive(pid: Any) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (TypeError, ValueError, ProcessLookupError):
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def _read_holder(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.loads(fh.read() or "{}")
+    except (OSError, ValueError):
+        return {}
+
+
+def _holder_of(store: Store, path: str) -> dict[str, Any]:
+    try:
+        return store.read_json(path)
+    except (storage.StorageError, ValueError):
+        return {}
+
+
+def _locked_message(path: str, holder: dict[str, Any], remove: bool) -> str:
+    folder = path.rsplit("/", 1)[0]
+    who = (f"pid {holder.get('pid', '?')} on {holder.get('host', '?')} since {holder.get('started', '?')}"
+           f" ({holder.get('command', '?')})") if holder else "another process"
+    hint = f"; if that run is gone, remove {path}" if remove else "; wait for it to finish or stop it"
+    return f"{folder} is in use by {who}{hint}"
+

@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 
 from pipeline import fs, storage
 from pipeline.config import ExtractSettings, Settings
-from pipeline.extract import ExtractError, ExtractTimeout, GuardedExtractor
+from pipeline.extract import DecodeError, ExtractError, ExtractTimeout, GuardedExtractor
 from pipeline.warc import CorruptRegion, iter_warc, parse_http_response
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,10 @@ DROP_REASONS = (
     "too_large", "decode_error", "extract_timeout", "extract_error", "empty_text",
 )
 MAX_PROBLEMS_PER_FILE = 50
+# A finished file that held no record: nothing in it (no bytes, or an empty gzip stream), or bytes
+# that are no WARC at all. Its part is written (empty) so reruns skip it; `--strict` fails on it.
+FILE_EMPTY = "empty"
+FILE_NOT_WARC = "not_warc"
 # Ingest's own files beside the parts: a `__` folder, which Spark, pyarrow and Hugging Face
 # `datasets` (load_dataset("parquet", data_dir=...)) all skip, so WORK/pages holds only the table.
 BOOKKEEPING_DIR = "__ingest__"
@@ -78,7 +82,9 @@ class FileStats:
     mathml_converted: int = 0  # of them, MathML without TeX that the converter wrote as TeX
     corrupt_regions: int = 0
     retries: int = 0  # remote reads retried (throttling, 5xx, dropped connections)
-    failure: str = ""  # file-level reason when status == failed (missing_file, read_error)
+    # File-level reason: with status failed, why no part was written (missing_file, read_error); with
+    # status done, what was wrong with a file that still got its (empty) part: FILE_EMPTY, FILE_NOT_WARC.
+    failure: str = ""
     problems: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -136,12 +142,50 @@ def warc_file_name(warc_path: str) -> str:
 
 
 def part_name(warc_path: str) -> str:
-    """Output part for a WARC: its file name plus a hash of its full path, so names never clash."""
-    name = warc_file_name(warc_path)
+    """Output part for a WARC: its file name (suffixes off) plus a hash of the whole file name.
+
+    Only the file name counts, as in the page ids (`<file name>:<offset>`): a WARC moved or copied
+    elsewhere, or a run folder moved with its WARCs, is the same input and is not ingested twice.
+    (Runs before this hashed the full path; `earlier_parts` still finds their parts.)"""
+    file_name = warc_file_name(warc_path)
+    name = file_name
     for suffix in (".gz", ".warc"):
         name = name.removesuffix(suffix)
-    digest = hashlib.sha1(warc_path.encode()).hexdigest()[:8]
+    digest = hashlib.sha1(file_name.encode()).hexdigest()[:8]
     return f"{name}-{digest}.parquet"
+
+
+def duplicate_file_names(paths: Iterable[str]) -> dict[str, list[str]]:
+    """Inputs that share a file name (their page ids would collide): file name -> their paths."""
+    by_name: dict[str, list[str]] = {}
+    for path in paths:
+        by_name.setdefault(warc_file_name(path), []).append(path)
+    return {name: found for name, found in sorted(by_name.items()) if len(found) > 1}
+
+
+def earlier_parts(store: fs.Store, out_dir: str, paths: Iterable[str]) -> dict[str, str]:
+    """For inputs finished under another part name (by a run that hashed the full path into it):
+    input path -> that part. One listing of the marker folders; a marker is read only when its
+    name starts like the input's part name, so the usual case costs no reads."""
+    markers: dict[str, str] = {}  # marker stem -> marker path relative to out_dir
+    for folder in (PARTS_DIR, OLD_PARTS_DIR):
+        if store.exists(fs.join(out_dir, folder)):
+            for name in store.listing(fs.join(out_dir, folder)):
+                if "/" not in name and name.endswith(".json"):
+                    stem = name.removesuffix(".json").removesuffix(".parquet")
+                    markers.setdefault(stem, f"{folder}/{name}")
+    found: dict[str, str] = {}
+    for path in paths:
+        stem = part_name(path).removesuffix(".parquet")
+        if stem in markers:
+            continue
+        prefix = stem.rsplit("-", 1)[0] + "-"
+        for other in sorted(m for m in markers if m.startswith(prefix)):
+            recorded = store.read_json(fs.join(out_dir, markers[other]))
+            if warc_file_name(recorded.get("warc_path", "")) == warc_file_name(path):
+                found[path] = f"{other}.parquet"
+                break
+    return found
 
 
 def _is_html(content_type: str, identified: str, body: bytes, settings: Settings) -> bool:
@@ -188,20 +232,19 @@ def iter_pages(warc_path: str, settings: Settings, stats: FileStats,
         if time.monotonic() - last_log > settings.ingest.log_every_s:
             last_log = time.monotonic()
             log.info("%s: %d records, %d pages kept", warc_path, stats.records_read, stats.pages_kept)
-        if item.record_type != "response":
-            if not item.record_type and item.truncated:
-                stats.drop("truncated", item.offset, "file ends inside a WARC header")
-            else:
-                stats.drop("not_response")
-            continue
+        # Damage first, whatever the record type: a cut record is counted as cut, not as a request.
         if item.error:
             stats.drop("corrupt_record", item.offset, item.error)
             continue
         if item.truncated:
-            stats.drop("truncated", item.offset, f"block has {len(item.block or b'')} of "
+            stats.drop("truncated", item.offset, item.detail or f"block has {len(item.block or b'')} of "
                        f"{item.content_length} bytes")
             continue
-        response = parse_http_response(item.block or b"")
+        if item.record_type != "response":
+            stats.drop("not_response")
+            continue
+        # Bounded decoding: a small compressed body must not inflate past the page size limit.
+        response = parse_http_response(item.block or b"", max_body=settings.ingest.max_html_bytes)
         if response is None:
             stats.drop("not_http")
             continue
@@ -224,6 +267,11 @@ def iter_pages(warc_path: str, settings: Settings, stats: FileStats,
         if item.oversized:
             stats.drop("too_large", item.offset, f"{item.content_length} bytes")
             continue
+        if response.oversized:
+            codings = [response.headers.get(h, "") for h in ("transfer-encoding", "content-encoding")]
+            stats.drop("too_large", item.offset, f"{' + '.join(c for c in codings if c)} body decodes to "
+                       f"more than {settings.ingest.max_html_bytes} bytes")
+            continue
         if response.body_error:
             stats.drop("decode_error", item.offset, response.body_error)
             continue
@@ -233,7 +281,9 @@ def iter_pages(warc_path: str, settings: Settings, stats: FileStats,
             stats.drop("extract_timeout", item.offset, str(exc))
             continue
         except ExtractError as exc:
-            stats.drop("extract_error", item.offset, str(exc))
+            # The extractor runs in a child process: its DecodeError comes back as a message.
+            undecodable = isinstance(exc, DecodeError) or str(exc).startswith(f"{DecodeError.__name__}:")
+            stats.drop("decode_error" if undecodable else "extract_error", item.offset, str(exc))
             continue
         if len(extraction.text) < max(1, settings.extract.min_text_chars):
             stats.drop("empty_text")
@@ -259,6 +309,24 @@ def iter_pages(warc_path: str, settings: Settings, stats: FileStats,
             "text_chars": len(extraction.text),
             "math_markup": extraction.math_markup,
         }
+    _note_unreadable_file(stats)
+
+
+def _note_unreadable_file(stats: FileStats) -> None:
+    """A file that gave no record at all is said to be so (a silent 0 looks like a quiet crawl).
+    Its entry goes first in `problems`, so the console line and `--strict` name it with its offset."""
+    if stats.records_read:
+        return
+    if stats.corrupt_regions:
+        # The corrupt region was logged as it was met (one line, with its offset): not again here.
+        stats.failure = FILE_NOT_WARC
+        first = next((p for p in stats.problems if p["reason"] == "corrupt_region"), None)
+        offset, detail = (first["offset"], first["detail"]) if first else (0, "")
+    else:
+        stats.failure = FILE_EMPTY
+        offset, detail = 0, "no WARC record: the file has no bytes, or only an empty gzip stream"
+        log.warning("%s@%d: %s %s", stats.warc_path, offset, FILE_EMPTY, detail)
+    stats.problems.insert(0, {"offset": offset, "reason": stats.failure, "detail": detail[:300]})
 
 
 def marker_names(part: str) -> tuple[str, str]:
@@ -287,30 +355,37 @@ def _write_part(rows: Iterable[dict[str, Any]], dest: str, settings: Settings, s
     store.write_bytes(dest, sink.getvalue().to_pybytes())
 
 
-def _finished(store: fs.Store, out_dir: str, part: str) -> FileStats | None:
-    """The stats an earlier run recorded for `part` (under either marker name), or None."""
+def _finished(store: fs.Store, out_dir: str, part: str) -> tuple[FileStats, str] | None:
+    """(the stats, the run id) an earlier run recorded for `part` (under either marker name)."""
     for name in marker_names(part):
         marker = fs.join(out_dir, name)
         if store.exists(marker):
-            return FileStats.from_dict(store.read_json(marker))
+            data = store.read_json(marker)
+            run_id = data.pop("run_id", "")
+            return FileStats.from_dict(data), run_id
     return None
 
 
 def ingest_warc(warc_path: str, out_dir: str, settings: Settings, force: bool = False,
-                extractor: GuardedExtractor | None = None, recorded_as: str | None = None) -> FileStats:
+                extractor: GuardedExtractor | None = None, recorded_as: str | None = None,
+                part: str | None = None, run_id: str = "") -> FileStats:
     """Turn one WARC into `out_dir/<part>.parquet`; skip it if an earlier run finished it.
 
-    `recorded_as` is the path written into the table (`warc_path`) and hashed into the part name
-    when it differs from where the bytes are read: a WARC inside a run folder is recorded relative
-    to it, so the table is the same wherever the run folder lives (a local disk, a bucket)."""
+    `recorded_as` is the path written into the table (`warc_path`) when it differs from where the
+    bytes are read: a WARC inside a run folder is recorded relative to it, so the table is the same
+    wherever the run folder lives (a local disk, a bucket). `part` overrides `part_name` (an older
+    run's name for this WARC, from `earlier_parts`). `run_id` is recorded in the done marker: a
+    Spark task retried after its first attempt finished the file finds its own run's marker, and
+    the file counts as done by this run, not as skipped."""
     store = fs.Store(settings.storage)
     recorded = recorded_as or warc_path
-    part = part_name(recorded)
+    part = part or part_name(recorded)
     dest = fs.join(out_dir, part)
     previous = None if force else _finished(store, out_dir, part)
     if previous is not None:
-        previous.status = "skipped"
-        return previous
+        earlier, earlier_run = previous
+        earlier.status = "done" if run_id and earlier_run == run_id else "skipped"
+        return earlier
     stats = FileStats(warc_path=recorded, part=part)
     start = time.monotonic()
     retries_before = storage.RetryStats.retries
@@ -328,7 +403,8 @@ def ingest_warc(warc_path: str, out_dir: str, settings: Settings, force: bool = 
     stats.seconds = time.monotonic() - start
     stats.retries = storage.RetryStats.retries - retries_before
     marker, old_marker = marker_names(part)
-    store.write_bytes(fs.join(out_dir, marker), json.dumps(stats.to_dict(), sort_keys=True).encode())
+    recorded_stats = {**stats.to_dict(), "run_id": run_id} if run_id else stats.to_dict()
+    store.write_bytes(fs.join(out_dir, marker), json.dumps(recorded_stats, sort_keys=True).encode())
     if force:  # a forced redo must not leave an older run's marker saying something else
         store.remove(fs.join(out_dir, old_marker))
     return stats
@@ -340,12 +416,15 @@ def merge_stats(files: list[FileStats], settings: Settings) -> dict[str, Any]:
     markups: Counter = Counter()
     formulas: Counter = Counter()
     failed: Counter = Counter()
+    unreadable: Counter = Counter()
     for f in files:
         dropped.update(f.dropped)
         markups.update(f.markups)
         formulas.update(f.formulas)
         if f.status == "failed":
             failed[f.failure] += 1
+        elif f.failure:
+            unreadable[f.failure] += 1
     totals = {
         key: sum(getattr(f, key) for f in files)
         for key in ("records_read", "html_responses", "pages_kept", "math_pages", "corrupt_regions",
@@ -358,6 +437,8 @@ def merge_stats(files: list[FileStats], settings: Settings) -> dict[str, Any]:
         "files_done": sum(f.status == "done" for f in files),
         "files_skipped": sum(f.status == "skipped" for f in files),
         "files_failed": dict(sorted(failed.items())),
+        "files_empty": unreadable[FILE_EMPTY],  # done, but no WARC record in them (see per_file failure)
+        "files_not_warc": unreadable[FILE_NOT_WARC],
         **totals,
         "dropped": {reason: dropped.get(reason, 0) for reason in DROP_REASONS},
         "markups": dict(sorted(markups.items())),

@@ -190,6 +190,37 @@ def progress(line: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {line}", file=sys.stderr, flush=True)
 
 
+FAULT_ENV = "MATHMINE_FAULT"
+
+
+def fault_point(where: str) -> None:
+    """The fault-injection hook the reliability tests use: with MATHMINE_FAULT=`<where>:<partition>`
+    in the environment, the first attempt of that task kills its Python worker here, after the
+    task did its work and before it reports back; Spark then retries it (a master of
+    `local[N,F]` or a cluster allows F attempts). Unset, this is one dictionary lookup."""
+    wanted = os.environ.get(FAULT_ENV)
+    if not wanted:
+        return
+    from pyspark import TaskContext
+
+    context = TaskContext.get()
+    if context is None or context.attemptNumber() != 0:
+        return
+    if wanted == f"{where}:{context.partitionId()}":
+        sys.stderr.write(f"mathmine fault hook: killing the first attempt of task {wanted}\n")
+        sys.stderr.flush()
+        os._exit(3)
+
+
+def _with_fault_point(where: str, func: Callable[[T], R]) -> Callable[[T], R]:
+    def run(item: T) -> R:
+        result = func(item)
+        fault_point(where)
+        return result
+
+    return run
+
+
 def run_per_item(session: Any, items: Sequence[T], func: Callable[[T], R],
                  describe: Callable[[R, int, int], str] | None = None) -> list[R]:
     """Run `func` on every item, one Spark task per item; results come back in item order.
@@ -200,7 +231,8 @@ def run_per_item(session: Any, items: Sequence[T], func: Callable[[T], R],
         return []
     sc = session.sparkContext
     indexed = list(enumerate(items))
-    rdd = sc.parallelize(indexed, numSlices=len(indexed)).map(lambda pair: (pair[0], func(pair[1])))
+    task = _with_fault_point("per_item", func)
+    rdd = sc.parallelize(indexed, numSlices=len(indexed)).map(lambda pair: (pair[0], task(pair[1])))
     results = rdd.collect() if describe is None else _collect_reporting(sc, rdd, len(indexed), describe)
     return [result for _, result in sorted(results, key=lambda pair: pair[0])]
 
@@ -338,9 +370,14 @@ def write_sorted_parquet(df: Any, store: Any, out_dir: str, parts: int, key: str
             count += 1
         table = pa.Table.from_pydict(columns, schema=schema)
         store.write_bytes(f"{tmp}/part-{index:05d}.parquet", parquet_bytes(table))
+        fault_point("table")
         yield count
 
     written = sum(ordered.rdd.mapPartitionsWithIndex(write).collect())
+    if not store.listing(tmp):
+        # An empty DataFrame can have no partitions at all (adaptive execution drops them): the
+        # table still gets its one part, holding the schema, so readers find a table.
+        store.write_bytes(f"{tmp}/part-00000.parquet", parquet_bytes(schema.empty_table()))
     log.info("wrote %d rows in %d parts to %s", written, parts, tmp)
     return tmp
 

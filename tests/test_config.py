@@ -2,9 +2,10 @@ import dataclasses
 import re
 
 import pytest
+import yaml
 
 from jobs.cli import main
-from pipeline.config import DEFAULT_CONF, ConfigError, Settings, load_settings
+from pipeline.config import DEFAULT_CONF, ConfigError, Range, Settings, load_settings
 
 
 def _keys(obj, prefix=""):
@@ -20,9 +21,14 @@ def test_default_yaml_documents_every_knob_with_its_default():
     text = DEFAULT_CONF.read_text()
     from_yaml = load_settings(DEFAULT_CONF)
     assert from_yaml == Settings(), "conf/default.yaml and the dataclass defaults disagree"
+    data = yaml.safe_load(text)
     for key in _keys(Settings()):
         leaf = key.rsplit(".", 1)[-1]
         assert re.search(rf"^\s*{leaf}:", text, re.M), f"{key} is missing from conf/default.yaml"
+        node = data  # in its own section, too: a leaf name another section has does not count
+        for part in key.split("."):
+            assert isinstance(node, dict) and part in node, f"{key} is missing from conf/default.yaml"
+            node = node[part]
 
 
 def test_overrides_are_typed():
@@ -73,4 +79,37 @@ def test_spark_master_from_environment(monkeypatch):
 def test_cli_reports_config_error_in_one_line(capsys):
     assert main(["extract", "nothing.html", "--set", "extract.bakend=x"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "unknown config key 'extract.bakend'" in err[0]
+    assert len(err) == 1 and err[0].startswith("mathmine: error: --set extract.bakend=x: ")
+    assert "unknown config key 'extract.bakend'" in err[0]
+
+
+def test_ranges_describe_themselves_and_hold_only_finite_numbers():
+    assert Range(1, 4096).describe(integer=True) == "an integer in [1, 4096]"
+    assert Range(0, 1, lo_open=True).describe(integer=False) == "a number in (0, 1]"
+    assert Range(0, 1, hi_open=True).describe(integer=False) == "a number in [0, 1)"
+    assert Range(0.5, 2.5).describe(integer=False) == "a number in [0.5, 2.5]"
+    assert Range(0).describe(integer=True) == "an integer >= 0"
+    assert Range(0, lo_open=True).describe(integer=False) == "a number > 0"
+    assert 0 in Range(0) and 0 not in Range(0, lo_open=True) and 1 in Range(0, 1) and 1 not in Range(0, 1, hi_open=True)
+    for bad in (float("nan"), float("inf"), True, "1", None):
+        assert bad not in Range(0)
+
+
+def test_the_last_set_of_a_key_wins_and_is_the_one_named():
+    assert load_settings(None, ["dedup.num_perm=0", "dedup.num_perm=64"]).dedup.num_perm == 64
+    with pytest.raises(ConfigError, match=r"^--set dedup.num_perm=0: dedup.num_perm must be"):
+        load_settings(None, ["dedup.num_perm=64", "dedup.num_perm=0"])
+
+
+def test_unreadable_config_files_are_one_line(tmp_path):
+    latin1 = tmp_path / "latin1.yaml"
+    latin1.write_bytes("spark:\n  app_name: caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"latin1\.yaml: not UTF-8 text \(byte \d+\)"):
+        load_settings(latin1)
+    control = tmp_path / "control.yaml"
+    control.write_bytes(b"spark:\n  app_name: a\x07b\n")  # yaml's ReaderError: no mark, a multi-line str()
+    with pytest.raises(ConfigError, match=r"control\.yaml: invalid YAML") as info:
+        load_settings(control)
+    assert "\n" not in str(info.value)
+    with pytest.raises(ConfigError, match=r"cannot read config"):
+        load_settings(tmp_path)  # a folder

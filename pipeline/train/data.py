@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
+from pipeline.config import UserError
 from pipeline.tokenize import TokenizeError, parse_shard_metadata, read_manifest
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
     """Unusable corpus folder, mixture or data state: one line naming the folder or the problem."""
 
 
