@@ -113,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", nargs="?", default=None,
                    help="a .tsv file or a folder of them (default: the files the loop reads)")
     _common(p)
+    from jobs import annotate
+
+    annotate.add_parser(sub)
     return parser
 
 
@@ -296,6 +299,10 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 train.print_demo(train.demo(settings, args.out))
             return 0
+        if args.command == "annotate":
+            from jobs import annotate
+
+            return annotate.command(args, settings)
         if args.command == "report":
             from jobs import iterate
 

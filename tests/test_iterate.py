@@ -4,8 +4,6 @@ loopback, killed mid-iteration and resumed, gives the same tables byte for byte.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import itertools
 import json
 import os
@@ -30,16 +28,9 @@ STEPS = 20  # sample, ingest, dedup, 2 x 7 loop steps, select, decontaminate, to
 
 
 @pytest.fixture(scope="module")
-def local_run(tmp_path_factory, spark_factory) -> tuple[Path, Path, str, str]:
-    """(run folder, tmp, stdout, stderr) of one `mathmine iterate` on the sample in a local folder."""
-    spark_factory.stop()  # the CLI starts (and stops) its own session
-    tmp = tmp_path_factory.mktemp("iterate")
-    work = tmp / "work"
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(["iterate", "--work", str(work), "--set", f"annotation.dir={tmp / 'annotation'}"])
-    assert code == 0, err.getvalue()[-5000:]
-    return work, tmp, out.getvalue(), err.getvalue()
+def local_run(demo_run) -> tuple[Path, Path, str, str]:
+    """(run folder, tmp, stdout, stderr) of one `mathmine iterate` on the sample (conftest's demo_run)."""
+    return demo_run
 
 
 def test_iterate_runs_every_step_then_resumes(local_run, capsys):
@@ -111,9 +102,6 @@ def _progress_gaps(stderr: str, start: str, end: str) -> float:
 
 
 @pytest.mark.cluster
-@pytest.mark.xfail(strict=False, reason=(
-    "not yet green: its last full run here (before the folder-shipping fix in ship_as was verified on "
-    "the cluster) failed; see issue 11's closing note"))
 def test_run_folder_on_s3_through_a_cluster_resumes_after_a_kill_to_the_same_bytes(local_run, tmp_path, monkeypatch):
     local, _, _, local_err = local_run
     for name, value in S3_CREDENTIALS.items():  # this process reads the bucket too

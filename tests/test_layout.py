@@ -34,6 +34,7 @@ ALLOWED = {
     ("pipeline/extract.py", "*"): "the extraction child's pipes (no file written)",
     ("pipeline/train/*", "*"): "the training stage writes local checkpoints (torch, Hugging Face save_pretrained)",
     ("jobs/train.py", "*"): "the training stage's local output folder",
+    ("jobs/annotate.py", "_lint_errors"): "a local temp copy of url_patterns/ with a candidate line, for the linter",
 }
 
 
@@ -53,7 +54,10 @@ def _writes(path: Path) -> list[tuple[str, int, str]]:
                     if isinstance(mode, ast.Constant) and any(c in str(mode.value) for c in "wax+"):
                         found.append((function, child.lineno, f"open(..., {mode.value!r})"))
                 elif isinstance(func, ast.Attribute):
-                    owner = func.value.id if isinstance(func.value, ast.Name) else ""
+                    # `store.write_text`, `self.store.write_text`, `ws.store.write_text`: the layer
+                    value = func.value
+                    owner = value.id if isinstance(value, ast.Name) else (
+                        value.attr if isinstance(value, ast.Attribute) else "")
                     if (owner, func.attr) in WRITE_CALLS:
                         found.append((function, child.lineno, f"{owner}.{func.attr}"))
                     elif func.attr in WRITE_METHODS and owner not in ("store", "self"):
