@@ -46,12 +46,12 @@ from pipeline.annotation import (
     pattern_files,
     visible,
 )
-from pipeline.config import Settings
+from pipeline.config import DomainSettings, Settings
 
 if TYPE_CHECKING:
     from flask import Flask
 
-    from pipeline.review import Decision, Limits, RunTables
+    from pipeline.review import Decision, RunTables
 
 # pipeline.review (pyarrow, the loop's rules) and Flask are imported where they are used: the CLI
 # registers this command for every `mathmine` run, which should not pay for them.
@@ -119,11 +119,8 @@ class Workspace:
         return self.patterns_dir / self.file_name
 
     @property
-    def limits(self) -> Limits:
-        from pipeline.review import Limits
-
-        d = self.settings.domains
-        return Limits(d.min_fraction, d.min_pages, d.top_prefixes, d.min_prefix_pages, d.examples)
+    def limits(self) -> DomainSettings:
+        return self.settings.domains
 
     def folders(self) -> list[Path]:
         return [self.patterns_dir, *self.other_dirs]

@@ -43,6 +43,7 @@ from pipeline.annotation import (
     pattern_host,
     strip_www,
 )
+from pipeline.config import DomainSettings
 from pipeline.domains import (
     DomainStats,
     PathStats,
@@ -407,18 +408,7 @@ def snippet(text: str, width: int = 360) -> list[tuple[str, bool]]:
     return pieces
 
 
-@dataclass(frozen=True)
-class Limits:
-    """The `domains.*` settings the loop's queue is built with."""
-
-    min_fraction: float = 0.10
-    min_pages: int = 5
-    top_prefixes: int = 20
-    min_prefix_pages: int = 1
-    examples: int = 3
-
-
-def domain_view(run: RunTables, domain: str, matcher: PatternMatcher, limits: Limits = Limits(),
+def domain_view(run: RunTables, domain: str, matcher: PatternMatcher, limits: DomainSettings,
                 with_examples: bool = True) -> DomainView:
     """A domain's sections as a tree, with coverage by the current pattern files (not the ones the
     last run had), and the sections the queue would still list."""
@@ -506,7 +496,7 @@ class QueueDomain:
 
 
 def queue(run: RunTables, matcher: PatternMatcher, decisions: Sequence[Decision], annotator: str,
-          limits: Limits = Limits()) -> list[QueueDomain]:
+          limits: DomainSettings) -> list[QueueDomain]:
     """The latest iteration's flagged domains, most recalled first (`queue_order`), with what the
     current pattern files cover and what this annotator has still to decide."""
     views = [domain_view(run, d, matcher, limits, with_examples=False) for d in run.flagged_domains()]
@@ -618,7 +608,7 @@ def verdict(matcher: PatternMatcher, pages: Sequence[Page], noted: Decision | No
 
 
 def agreement(run: RunTables, decisions: Sequence[Decision], patterns: Sequence[Pattern],
-              annotators: Sequence[str] | None = None, limits: Limits = Limits()
+              annotators: Sequence[str] | None, limits: DomainSettings
               ) -> tuple[list[str], list[Disagreement], int]:
     """(annotators compared, the sections of the flagged domains where they say different things,
     sections where at least two of them said something). Each annotator's verdict comes from their
