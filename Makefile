@@ -37,6 +37,7 @@ bench: $(STAMP)
 	bash tests/bench/datatrove/setup.sh
 	$(PY) -m tests.bench.run $(ARGS)
 	$(PY) -m tests.bench.dedup $(ARGS)
+	$(PY) -m tests.bench.tables $(ARGS)
 	$(PY) -m tests.bench.classify $(ARGS)
 	$(PY) -m tests.bench.decontam $(ARGS)
 	$(PY) -m tests.bench.tokenize $(ARGS)

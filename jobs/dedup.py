@@ -25,8 +25,10 @@ from pipeline.dedup import (
     MinHasher,
     false_negative_rate,
     false_positive_rate,
+    miss_probability,
     optimal_bands,
     page_features,
+    recall_bands,
     signature_jaccard,
 )
 from pipeline.spark import SessionFactory, read_table, write_table
@@ -42,7 +44,9 @@ def lsh_params(settings: Settings) -> tuple[int, int]:
         if d.bands * d.rows > d.num_perm:
             raise ValueError(f"dedup.bands x dedup.rows = {d.bands * d.rows} exceeds num_perm {d.num_perm}")
         return d.bands, d.rows
-    return optimal_bands(d.threshold, d.num_perm, d.false_positive_weight, d.false_negative_weight)
+    if d.band_rule == "balanced":
+        return optimal_bands(d.threshold, d.num_perm, d.false_positive_weight, d.false_negative_weight)
+    return recall_bands(d.threshold, d.num_perm, d.max_miss)
 
 
 def _first_by_keep_order(df: Any, key: str, F: Any, Window: Any) -> Any:
@@ -82,8 +86,13 @@ def run(pages_dir: str, out_dir: str, settings: Settings, factory: SessionFactor
     bands, rows = lsh_params(settings)
     fp, fn = false_positive_rate(d.threshold, bands, rows), false_negative_rate(d.threshold, bands, rows)
     # Printed, not only logged: the chosen b x r and their error rates are what a user tunes.
-    print(f"dedup: LSH b={bands} r={rows} for Jaccard threshold {d.threshold} with {d.num_perm} "
-          f"permutations; theoretical false positive rate {fp:.4f}, false negative rate {fn:.4f}")
+    # P(never compared) at the threshold and 0.1 above it: the recall a user is choosing.
+    above = min(1.0, d.threshold + 0.1)
+    miss_at, miss_above = miss_probability(d.threshold, bands, rows), miss_probability(above, bands, rows)
+    print(f"dedup: LSH b={bands} r={rows} ({d.band_rule if not (d.bands and d.rows) else 'set'}) for Jaccard "
+          f"threshold {d.threshold} with {d.num_perm} permutations; theoretical false positive rate "
+          f"{fp:.4f}, false negative rate {fn:.4f}; a pair is missed with P {miss_at:.2%} at "
+          f"J={d.threshold:g}, {miss_above:.4%} at J={above:g}")
     hasher = MinHasher(num_perm=d.num_perm, ngram=d.ngram, seed=d.seed, hash_name=d.hash)
     own_factory = factory is None
     factory = factory or SessionFactory(settings)
@@ -193,6 +202,7 @@ def run(pages_dir: str, out_dir: str, settings: Settings, factory: SessionFactor
         "invariant_holds": pages_in == kept + sum(dropped.values()),
         "lsh": {"bands": bands, "rows": rows, "threshold": d.threshold, "num_perm": d.num_perm,
                 "false_positive_rate": round(fp, 6), "false_negative_rate": round(fn, 6),
+                "miss_at_threshold": round(miss_at, 6), "miss_above_threshold": round(miss_above, 8),
                 "candidate_pairs": candidate_pairs, "verified_pairs": verified_pairs,
                 "components_rounds": iterations},
         "config_fingerprint": settings.fingerprint("dedup"),

@@ -35,12 +35,15 @@ from pipeline.annotation import Pattern, PatternMatcher
 from pipeline.classify import SEED_SUFFIXES, FastTextParams, iter_seed_file, train_examples
 from pipeline.config import ConfigError, Settings
 from pipeline.domains import (
+    PARTIAL_COLUMNS,
     DomainStats,
     arrow_schema,
+    flag_sql,
+    partial_prefix_stats,
     queue_order,
     queue_rows,
     queue_tsv,
-    spark_combiners,
+    stats_from_counts,
 )
 from pipeline.loop import (
     RecallRule,
@@ -563,16 +566,15 @@ def step_patterns(
 # ---------------------------------------------------------------------------------- domains
 
 
-def domain_stats(session: Any, work: str, n: int, settings: Settings) -> Any:
-    """RDD of DomainStats over all deduplicated pages (map-side combine; bounded memory)."""
+def domain_rows(session: Any, work: str, n: int, settings: Settings) -> Any:
+    """(domain, host, url, path, score, recalled, matched) of every deduplicated page with a domain."""
     from pyspark.sql import functions as F
 
-    d = settings.domains
     folder = iter_dir(work, n)
     scores = run_table(session, settings, folder, "scores")
     recalled = run_table(session, settings, folder, "recalled").select("id", F.lit(True).alias("recalled"))
     matched = run_table(session, settings, folder, "matches").select("id", F.lit(True).alias("matched"))
-    rows = (
+    return (
         kept_pages(session, work, settings)
         .select("id", "domain", "host", "url", "path")
         .join(scores, "id", "left")
@@ -583,30 +585,100 @@ def domain_stats(session: Any, work: str, n: int, settings: Settings) -> Any:
         .filter(F.col("domain").isNotNull() & (F.col("domain") != ""))
         .select("domain", "host", "url", "path", "score", "recalled", "matched")
     )
-    create, add, merge = spark_combiners(d.examples, d.max_prefixes)
-    return (
-        rows.rdd.map(tuple)
-        .map(lambda r: (r[0], r))
-        .combineByKey(create, add, merge)
-        .map(lambda kv: kv[1].finish(d.min_fraction, d.min_pages, d.top_prefixes))
-    )
+
+
+def domain_stats(rows: Any, settings: Settings) -> tuple[Any, list[DomainStats]]:
+    """(per-domain totals with `flagged`, the flagged domains' DomainStats).
+
+    Counting per domain is a DataFrame groupBy in the JVM; only the pages of flagged domains reach
+    Python, once, where `partial_prefix_stats` folds each partition into per-(host, prefix) counts
+    and best examples (the library's `_TopK`), which a second groupBy adds up. The driver builds
+    each flagged domain's stats with `stats_from_counts`, the same `finish` as the in-process path.
+    Per flagged domain the `max_prefixes` biggest (host, prefix) rows are collected, exact; a
+    domain with more than twice that is marked approximate, as the accumulator marks one it
+    pruned."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    d = settings.domains
+    # `rows` is read twice (totals: three columns; the flagged domains' pages: all), not cached:
+    # a columnar re-read costs less than materializing every page row once
+    totals = rows.groupBy("domain").agg(
+        F.count(F.lit(1)).alias("pages"), F.sum(F.col("recalled").cast("long")).alias("recalled"),
+        F.sum(F.col("matched").cast("long")).alias("matched"))
+    totals = totals.withColumn("flagged", F.expr(flag_sql(d.min_fraction, d.min_pages))).localCheckpoint()
+    flagged_pages = rows.join(totals.filter("flagged").select("domain"), "domain").select(
+        "domain", "host", "url", "path", F.col("score").cast("double"), "recalled", "matched")
+    strings, doubles = T.ArrayType(T.StringType()), T.ArrayType(T.DoubleType())
+    schema = T.StructType([T.StructField(name, kind) for name, kind in zip(PARTIAL_COLUMNS, (
+        T.StringType(), T.StringType(), T.StringType(), T.LongType(), T.LongType(), T.LongType(),
+        strings, doubles, strings, doubles), strict=True)])
+    examples = d.examples
+
+    def partials(batches: Any) -> Any:
+        import pyarrow as pa
+        from pyspark.sql.pandas.types import to_arrow_schema
+
+        # Arrow columns to Python lists, no pandas objects; one fold per partition (not per batch):
+        # fewer partial rows to shuffle
+        pages = (row for batch in batches
+                 for row in zip(*(column.to_pylist() for column in batch.columns), strict=True))
+        rows = list(partial_prefix_stats(pages, examples))
+        arrow = to_arrow_schema(schema)
+        columns = list(zip(*rows, strict=True)) if rows else [()] * len(arrow)
+        arrays = [pa.array(list(values), type=f.type) for values, f in zip(columns, arrow, strict=True)]
+        yield pa.RecordBatch.from_arrays(arrays, schema=arrow)
+
+    summed = flagged_pages.mapInArrow(partials, schema).groupBy("domain", "host", "prefix").agg(
+        F.sum("pages").alias("pages"), F.sum("recalled").alias("recalled"), F.sum("matched").alias("matched"),
+        *(F.flatten(F.collect_list(c)).alias(c) for c in PARTIAL_COLUMNS[6:]))
+    by_size = Window.partitionBy("domain").orderBy(F.col("pages").desc(), F.col("recalled").desc(),
+                                                   "host", "prefix")
+    summed = (summed.withColumn("rank", F.row_number().over(by_size))
+              .withColumn("keys", F.count(F.lit(1)).over(Window.partitionBy("domain")))
+              .filter(F.col("rank") <= d.max_prefixes))
+    per_domain: dict[str, dict[str, Any]] = {}
+    for r in summed.collect():
+        entry = per_domain.setdefault(r["domain"], {"prefixes": [], "examples": [], "keys": r["keys"]})
+        entry["prefixes"].append((r["host"], r["prefix"], r["pages"], r["recalled"], r["matched"]))
+        for recalled, urls, scores in ((True, r["examples_recalled"], r["scores_recalled"]),
+                                       (False, r["examples_other"], r["scores_other"])):
+            entry["examples"] += [(r["host"], r["prefix"], recalled, url, score)
+                                  for url, score in zip(urls, scores, strict=True)]
+    flagged = [stats_from_counts(t["domain"], (t["pages"], t["recalled"], t["matched"]),
+                                 per_domain[t["domain"]]["prefixes"], per_domain[t["domain"]]["examples"],
+                                 d.min_fraction, d.min_pages, d.top_prefixes, d.examples,
+                                 approximate=per_domain[t["domain"]]["keys"] > 2 * d.max_prefixes)
+               for t in totals.filter("flagged").collect()]
+    return totals, flagged
 
 
 def step_domains(
     session: Any, work: str, n: int, settings: Settings, queue_dir: str | None
 ) -> dict[str, Any]:
     """The domains table, the annotation queue, and the flagged domains for the report."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
     from pyspark.sql.pandas.types import from_arrow_schema
 
     folder = iter_dir(work, n)
-    stats = domain_stats(session, work, n, settings).persist()
-    try:
-        table = session.createDataFrame(stats.map(lambda s: s.to_row()), from_arrow_schema(arrow_schema()))
-        _write(table, fs.join(folder, "domains"), settings, key="domain")
-        flagged: list[DomainStats] = sorted(stats.filter(lambda s: s.flagged).collect(), key=queue_order)
-        domains = stats.count()
-    finally:
-        stats.unpersist()
+    totals, flagged = domain_stats(domain_rows(session, work, n, settings), settings)
+    flagged.sort(key=queue_order)
+    table_schema = from_arrow_schema(arrow_schema())
+    paths_type = table_schema["top_paths"].dataType
+    paths = session.createDataFrame(
+        [(s.domain, s.to_row()["top_paths"]) for s in flagged],
+        T.StructType([T.StructField("domain", T.StringType()), T.StructField("top_paths", paths_type)]))
+    # recall_fraction as DomainStats computes it (pages >= 1 for every grouped domain); an
+    # unflagged domain's top_paths is [], not null
+    table = (totals.join(paths, "domain", "left")
+             .select("domain", "pages", "recalled",
+                     (F.col("recalled") / F.col("pages")).alias("recall_fraction"), "flagged",
+                     F.coalesce("top_paths", F.array().cast(paths_type)).alias("top_paths")))
+    write_table(table, fs.Store(settings.storage), fs.join(folder, "domains"), settings.classify.output_parts,
+                "domain", schema=table_schema)
+    domains = totals.count()
     rows = queue_rows(flagged, settings.domains.min_prefix_pages)
     store = fs.Store(settings.storage)
     text = queue_tsv(rows)

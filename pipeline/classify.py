@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -21,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.text import collapse_spaces
+
 LABEL_MATH = "__label__math"
 LABEL_OTHER = "__label__other"
-_SPACES = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class FastTextParams:
 def normalize(text: str) -> str:
     """What the classifier sees: lower case, whitespace collapsed to single spaces (fastText reads
     one example per line), LaTeX and punctuation kept, since `\\frac` and `$` are strong signals."""
-    return _SPACES.sub(" ", text.lower()).strip()
+    return collapse_spaces(text.lower())
 
 
 def is_holdout(key: str, fraction: float, seed: int) -> bool:

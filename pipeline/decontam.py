@@ -39,19 +39,27 @@ Definitions (the same code makes the grams of benchmarks and of pages):
   inside one segment (one spanning a line break is no match); a hit segment is removed with its line
   break, so the rest is "\\n".join(kept lines) and every other line stays byte-identical.
 
-Hashing: each word is hashed once per batch (xxh64; its lowest bit then marks prose words), a gram
-is a polynomial of its words' hashes mod 2^64 computed for every position of a batch at once in
-numpy, salted by the gram length and mixed by splitmix64's finalizer. Collisions are not verified
-against the benchmark words: with M index entries (M ~ 2.1M for conf/benchmarks.yaml) one page gram
-matches by chance with probability M / 2^64 ~ 1e-13, and a page of W words is looked up with at most
-8*W grams (lengths 3..10): about one wrongly removed paragraph per 10^12 words of crawl, i.e. well
-under one in the whole 120B-token DeepSeekMath corpus.
+Hashing: pages are split into words and hashed without a Python step per word. The texts of a
+batch are folded one by one (the regexes above), joined with line breaks and split by array
+operations over their code points (`_spans`: a class per code point taken from the word regex's own
+classes; exactly the regex's words, tested on every real text); each word is hashed from its code
+points, all words of one length at once (`_word_hashes`: a multiply-xorshift step per character
+and splitmix64's finalizer; words over 32 characters xxh64), its lowest bit then marking prose
+words. A gram is a polynomial of its words' hashes mod 2^64, computed for every position of a batch
+at once in numpy and salted by the gram length. Benchmarks go through the same code. Collisions are
+not verified against the benchmark words: with M index entries (M ~ 2.1M for conf/benchmarks.yaml)
+one page gram matches by chance with probability M / 2^63 ~ 2e-13, and a page of W words is looked
+up with at most 8*W grams (lengths 3..10): about one wrongly removed paragraph per 10^12 words of
+crawl, i.e. well under one in the whole 120B-token DeepSeekMath corpus.
 
 Lookups: the index is a sorted uint64 array of gram hashes with an int32 problem reference (and a
-uint8 run length needed, for formula grams) each; a page's grams are first tested against a bitmap
-of the hashes' top bits (most grams miss there), the rest found with `np.searchsorted`.
-`NgramIndex.to_bytes` is compact (the arrays and the name tables, ~27 MB for conf/benchmarks.yaml)
-for a Spark broadcast; the bitmap is rebuilt on arrival.
+uint8 run length needed, for formula grams) each. A page's n-grams are first tested against a
+bitmap of the hashes' top bits (~3% pass), the rest found in their bucket (a table of where each
+top-21-bit bucket starts: one or two reads instead of a binary search). Short texts (min_n..n-1
+words) are looked up only where a page's min_n-gram is the start of one (a byte map over the
+~2k short texts' first min_n-grams), not at every position for every length. `NgramIndex.to_bytes`
+is compact (the arrays and the name tables, ~27 MB for conf/benchmarks.yaml) for a Spark broadcast;
+the bitmaps and buckets are rebuilt on arrival.
 """
 
 from __future__ import annotations
@@ -87,19 +95,24 @@ _SOURCE_NEEDS = {"download": ("repo", "commit", "path"), "math_train": ("repo", 
                  "mgsm": ("repo", "commit", "parts"), "champ": ("package", "version", "member")}
 _PART_KEYS = ("file", "path", "sha256")
 _SHA256 = re.compile("[0-9a-f]{64}")
-_INDEX_VERSION = 1  # bump when words or gram hashes change: old serialized indexes are refused
+_INDEX_VERSION = 2  # bump when words or gram hashes change: old serialized indexes are refused
 
-_CHUNK_WORDS = 1 << 20  # words hashed and looked up at once: bounds the numpy arrays
+# characters split, hashed and looked up at once: bounds the numpy arrays, and ~1 MB arrays stay in
+# the CPU caches (measured: 256k characters 15% faster than 4M)
+_CHUNK_CHARS = 1 << 18
 _NEWLINE = re.compile("\n")
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 # GSM8K calculator annotations: `<<48/2=24>>` (always with an `=` inside).
 _CALCULATOR = re.compile(r"<<[^<>\n]*=[^<>\n]*>>")
 # Formatting blanked out (same length, so character offsets stay those of the original text).
-_FORMAT = re.compile(
-    r"\\(?:(?P<frac>[dt]frac)(?![a-zA-Z])"
-    r"|[()\[\]{}$,;:! \\]"
-    r"|(?:left|right|[bB]igg?[lrm]?)(?![a-zA-Z])\.?"
-    r"|(?:displaystyle|textstyle|q?quad)(?![a-zA-Z]))")
+_SPACING = (r"[()\[\]{}$,;:! \\]"
+            r"|(?:left|right|[bB]igg?[lrm]?)(?![a-zA-Z])\.?"
+            r"|(?:displaystyle|textstyle|q?quad)(?![a-zA-Z])")
+_FORMAT = re.compile(rf"\\(?:(?P<frac>[dt]frac)(?![a-zA-Z])|{_SPACING})")
+# The same without offsets, for the words alone: two passes with fixed replacements, no Python call
+# per match. The same words: no spacing match starts at a `\dfrac` (or overlaps one but as the `\\`
+# before it, where the one pass takes `\\` too), and a space more or less only separates.
+_SPACE_OUT, _DFRAC = re.compile(rf"\\(?:{_SPACING})"), re.compile(r"\\[dt]frac(?![a-zA-Z])")
 _CJK_RANGES = (
     (0x1100, 0x11FF), (0x3005, 0x3007), (0x3040, 0x30FF), (0x3130, 0x318F), (0x31F0, 0x31FF),
     (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xA960, 0xA97F), (0xAC00, 0xD7AF), (0xD7B0, 0xD7FF),
@@ -108,10 +121,10 @@ _SCAN = (*range(0, 0xD800), *range(0xE000, 0x20000), *range(0x2F800, 0x2FA20))
 # Typographic variants NFKC keeps apart but pages and benchmarks mix: curly quotes, dashes, the minus sign.
 _FOLD = {**dict.fromkeys("‘’‚‛", "'"), **dict.fromkeys("“”„‟", '"'), **dict.fromkeys("‐‑‒–—―−", "-")}
 # Prose words (see `min_prose`): CJK ideographs, katakana and hangul; hiragana are mostly particles.
-_PROSE_CJK = re.compile("[\u30a0-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-                        "\U00020000-\U0003134f]")
+_PROSE_CJK_RANGES = ((0x30A0, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xAC00, 0xD7AF), (0xF900, 0xFAFF),
+                     (0x20000, 0x3134F))
 
-# Gram hashing: H_k = H_{k-1} * P + word_hash (mod 2^64), then splitmix64(H_k ^ salt_k).
+# Gram hashing: H_k = H_{k-1} * P + word_hash (mod 2^64), then H_k ^ salt_k; words: see _word_hashes.
 _P = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -409,6 +422,8 @@ def _field_text(value: Any) -> str:
 
 
 # ---------------------------------------------------------------- words
+#
+# Why these words differ from dedup's and the classifier's: pipeline/text.py, the one place it is said.
 
 
 def _char_class(codepoints: Sequence[int]) -> str:
@@ -424,9 +439,9 @@ def _char_class(codepoints: Sequence[int]) -> str:
 
 
 @lru_cache(maxsize=1)
-def _tables() -> tuple[re.Pattern, re.Pattern, re.Pattern, dict[str, str]]:
+def _tables() -> tuple[re.Pattern, re.Pattern, re.Pattern, dict[str, str], list[int]]:
     """(word regex, regexes of the characters NFKC or lower-casing change: within the BMP, all, their
-    replacements).
+    replacements, the code points of the regex's letter class).
 
     Built once per process from the Unicode database (~50 ms), so the classes follow Python's own
     `unicodedata` version."""
@@ -460,7 +475,7 @@ def _tables() -> tuple[re.Pattern, re.Pattern, re.Pattern, dict[str, str]]:
     # BMP part only.
     bmp = [cp for cp in unstable if cp < 0x10000]
     changed_bmp, changed = re.compile(f"([{_char_class(bmp)}])"), re.compile(f"([{_char_class(unstable)}])")
-    return word, changed_bmp, changed, replace
+    return word, changed_bmp, changed, replace, letters
 
 
 def _blank(match: re.Match) -> str:
@@ -473,10 +488,15 @@ def _folded(text: str, with_map: bool = True) -> tuple[str, np.ndarray | None]:
     """(NFKC + lower-cased text without formatting, map from its positions to the original's or None
     where they are the same)."""
     if "\\" in text:
-        text = _FORMAT.sub(_blank, text)
+        if with_map:
+            text = _FORMAT.sub(_blank, text)
+        else:
+            text = _SPACE_OUT.sub(" ", text)
+            if "frac" in text:
+                text = _DFRAC.sub(r"\\frac", text)
     if text.isascii():
         return text.lower(), None
-    _, unstable_bmp, unstable, replace = _tables()
+    _, unstable_bmp, unstable, replace, _ = _tables()
     changed = unstable if _ASTRAL.search(text) else unstable_bmp
     parts = changed.split(text)  # [stable run, changed char, stable run, ..., stable run]
     if len(parts) == 1:
@@ -517,20 +537,129 @@ def _tokenize(text: str) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]
     return found, starts, ends, lines
 
 
-def _line_words(text: str) -> tuple[list[str], np.ndarray]:
-    """(words, line number of each word): `_tokenize` without the offsets, which only pages with a
-    hit need."""
-    folded = _folded(text, with_map=False)[0]
-    findall = _tables()[0].findall
-    if "\n" not in folded:
-        found = findall(folded)
-        return found, np.zeros(len(found), dtype=np.int64)
-    found, counts = [], []
-    for line in folded.split("\n"):
-        line_words = findall(line)
-        counts.append(len(line_words))
-        found += line_words
-    return found, np.repeat(np.arange(len(counts)), counts)
+# Character classes of the vectorized tokenizer, bits of one uint8 per code point (`_classes`): the run
+# a character extends (letter run, digit run: bits 0-1), whether it is part of any word, and what the
+# token rules and the prose bit look at.
+_RUN_LETTER, _RUN_DIGIT, _IN_WORD, _AZ, _BACKSLASH, _PROSE_CHAR, _NL = 1, 2, 4, 8, 16, 32, 64
+_LONG_WORD = 32  # longer words (rare: digit strings, URLs' letter runs) are hashed with xxh64 in Python
+_WORD_STEP = np.uint64(0xD6E8FEB86659FD93)  # odd: each step of the word hash is a bijection
+_WORD_SEED = np.uint64(0x243F6A8885A308D3)
+_S32 = np.uint64(32)
+
+
+@lru_cache(maxsize=1)
+def _classes() -> np.ndarray:
+    """The class bits of every code point, derived from the word regex's own classes (its letter
+    class, `re`'s `\\d` and `\\s`), so the vectorized tokenizer and the regex cannot disagree."""
+    letters = np.zeros(0x110000, dtype=bool)
+    letters[_tables()[4]] = True
+    everything = "".join(map(chr, range(0x110000)))  # character i is code point i
+
+    def matching(pattern: str) -> np.ndarray:
+        mask = np.zeros(0x110000, dtype=bool)
+        mask[[m.start() for m in re.finditer(pattern, everything)]] = True
+        return mask
+
+    digits, symbols = matching(r"\d"), ~matching(r"[\s${}]")
+    cjk, prose_cjk = np.zeros(0x110000, dtype=bool), np.zeros(0x110000, dtype=bool)
+    for ranges, mask in ((_CJK_RANGES, cjk), (_PROSE_CJK_RANGES, prose_cjk)):
+        for a, b in ranges:
+            mask[a:b + 1] = True
+    table = np.zeros(0x110000, dtype=np.uint8)
+    table[letters | digits | cjk | symbols] |= _IN_WORD
+    table[letters] |= _RUN_LETTER
+    table[digits & ~letters] |= _RUN_DIGIT
+    table[ord("a"):ord("z") + 1] |= _AZ
+    table[ord("\\")] |= _BACKSLASH
+    table[prose_cjk & cjk & ~letters & ~digits] |= _PROSE_CHAR
+    table[ord("\n")] |= _NL
+    return table
+
+
+def _spans(folded: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(code points, their class bits, word starts, word ends) of a folded text: exactly the word
+    regex's matches (`_tokenize`), found with array operations instead of one regex step per
+    character (~6x faster). A word is a maximal run of letters or of digits, a backslash with the a-z
+    letters after it, or any other single character that is not space, `$`, `{` or `}`."""
+    if folded.isascii():
+        codes = np.frombuffer(folded.encode("ascii"), dtype=np.uint8)
+    else:  # one code point per character, as Python indexes the string (a lone surrogate too)
+        codes = np.frombuffer(folded.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    kind = _classes()[codes]
+    run = kind & 3
+    joined = np.zeros(len(kind) + 1, dtype=bool)  # joined[i]: characters i-1 and i are in one word
+    inner = joined[1:-1]
+    np.equal(run[1:], run[:-1], out=inner)
+    inner &= run[1:] != 0
+    inner |= ((kind[1:] & _AZ) != 0) & ((kind[:-1] & _BACKSLASH) != 0)
+    in_word = (kind & _IN_WORD) != 0
+    starts = np.flatnonzero(in_word & ~joined[:-1])
+    ends = np.flatnonzero(in_word & ~joined[1:]) + 1
+    # A command stops at its last a-z letter: `\alphaé` is `\alpha` and `é`, one letter run above.
+    cmd = np.flatnonzero(((kind[starts] & _BACKSLASH) != 0) & (ends - starts > 1))
+    if len(cmd):
+        stop, end = starts[cmd] + 1, ends[cmd]
+        more = np.ones(len(cmd), dtype=bool)
+        while more.any():
+            more &= stop < end
+            more[more] = (kind[stop[more]] & _AZ) != 0
+            stop += more
+        cut = stop < end
+        if cut.any():
+            starts = np.insert(starts, cmd[cut] + 1, stop[cut])
+            ends = np.insert(ends, cmd[cut], stop[cut])
+    return codes, kind, starts, ends
+
+
+def _word_hashes(folded: str, codes: np.ndarray, kind: np.ndarray, starts: np.ndarray,
+                 ends: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each word (`_spans`) whose lowest bit says whether it is prose: a letter run
+    of >= 3 letters (so not a LaTeX command, not digits) or a CJK ideograph, katakana or hangul
+    character. A word's kind is then read off its hash in numpy.
+
+    The hash of a word of at most _LONG_WORD characters: h = seed, then h = (h ^ c) * odd and
+    h ^= h >> 32 for each code point c, then the length and splitmix64's finalizer; all words of
+    one length are hashed at once (one numpy step per character position). Longer words: xxh64 of
+    their UTF-8. Benchmarks and pages both go through here, so their grams meet."""
+    sizes = ends - starts
+    first = kind[starts]
+    prose = (((first & _RUN_LETTER) != 0) & (sizes >= 3)) | ((first & _PROSE_CHAR) != 0)
+    order = np.argsort(np.minimum(sizes, _LONG_WORD + 1).astype(np.uint8), kind="stable")
+    sorted_sizes, at = sizes[order], starts[order]
+    short = int(np.searchsorted(sorted_sizes, _LONG_WORD, side="right"))
+    h = np.full(short, _WORD_SEED, dtype=np.uint64)
+    for j in range(int(sorted_sizes[short - 1]) if short else 0):
+        lo = int(np.searchsorted(sorted_sizes[:short], j, side="right"))  # the words longer than j
+        step = h[lo:]
+        step ^= codes[at[lo:short] + j]
+        step *= _WORD_STEP
+        step ^= step >> _S32
+    out = np.empty(len(sizes), dtype=np.uint64)
+    out[order[:short]] = _finalize(h ^ sorted_sizes[:short].astype(np.uint64))
+    for i, a, b in zip(order[short:].tolist(), at[short:].tolist(), (at + sorted_sizes)[short:].tolist(),
+                       strict=True):
+        out[i] = xxhash.xxh64_intdigest(folded[a:b].encode("utf-8", "surrogatepass"))
+    return out & ~np.uint64(1) | prose
+
+
+def _finalize(z: np.ndarray) -> np.ndarray:
+    """splitmix64's finalizer: every input bit reaches every output bit."""
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+def _text_words(folded: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(word hashes, line of each word, words per text) of folded texts, all at once: the texts are
+    joined with line breaks, so the line numbers are unique over the texts (a gram within one line
+    is within one text)."""
+    joined = "\n".join(folded)
+    codes, kind, starts, ends = _spans(joined)
+    hashes = _word_hashes(joined, codes, kind, starts, ends)
+    lines = np.cumsum(kind >> 6, dtype=np.int32)[starts]  # line breaks before each word (_NL is bit 6)
+    text_starts = np.cumsum([0] + [len(t) + 1 for t in folded])
+    sizes = np.diff(np.searchsorted(starts, text_starts))
+    return hashes, lines, sizes
 
 
 def word_spans(text: str) -> tuple[list[str], list[tuple[int, int]]]:
@@ -548,32 +677,20 @@ def words(text: str) -> list[str]:
 # ---------------------------------------------------------------- gram hashes
 
 
-class _WordHashes(dict):
-    """word -> 64-bit hash, computed on first use (one cache per call or batch). The lowest bit says
-    whether the word is prose: a letter run of >= 3 letters (not a LaTeX command) or a CJK
-    ideograph, katakana or hangul character. A word's kind is then read off its hash in numpy."""
-
-    def __missing__(self, word: str) -> int:
-        prose = (len(word) >= 3 and word[0] != "\\" and not word.isdigit()) or bool(_PROSE_CJK.match(word))
-        value = self[word] = xxhash.xxh64_intdigest(word.encode("utf-8", "surrogatepass")) & ~1 | prose
-        return value
-
-
 def _prose_counts(hashes: np.ndarray) -> np.ndarray:
     """Cumulative count of prose words: the grams at i of length k hold c[i + k] - c[i]."""
     return np.concatenate(([0], np.cumsum(hashes & np.uint64(1), dtype=np.int64)))
 
 
-def _word_hashes(found: list[str], cache: _WordHashes) -> np.ndarray:
-    return np.fromiter(map(cache.__getitem__, found), dtype=np.uint64, count=len(found))
-
-
 def _mix(h: np.ndarray, k: int) -> np.ndarray:
-    """splitmix64's finalizer over the polynomial hash salted by the gram length."""
-    z = h ^ np.uint64(xxhash.xxh64_intdigest(b"gram-length-%d" % k))
-    z = (z ^ (z >> _S30)) * _M1
-    z = (z ^ (z >> _S27)) * _M2
-    return z ^ (z >> _S31)
+    """The polynomial hash salted by the gram length. No finalizer: the word hashes are uniform (they
+    went through one), so is any polynomial of them, top bits (the bitmaps') included."""
+    return h ^ _salt(k)
+
+
+@lru_cache(maxsize=64)
+def _salt(k: int) -> np.uint64:
+    return np.uint64(xxhash.xxh64_intdigest(b"gram-length-%d" % k))
 
 
 def _grams(hashes: np.ndarray, lengths: Sequence[int]) -> Iterator[tuple[int, np.ndarray]]:
@@ -608,19 +725,28 @@ class NgramIndex:
     min_n: int = 3
     min_prose: int = 3
     formula_words: int = 20
-    _bitmap: np.ndarray = field(init=False, repr=False)
-    _shift: np.uint64 = field(init=False, repr=False)
+    # sorted min_n-gram keys of the short texts' first min_n words: a page position whose min_n-gram
+    # is not one of them starts no short text, so the grams of lengths min_n..n-1 are looked up
+    # at the few positions that pass (instead of at every position, for every length)
+    prefixes: np.ndarray = field(default_factory=lambda: np.empty(0, np.uint64))
+    _bitmap: tuple[np.ndarray, np.uint64] = field(init=False, repr=False)
+    _buckets: tuple[np.ndarray, np.uint64] = field(init=False, repr=False)
+    _prefix_map: tuple[np.ndarray, np.uint64] = field(init=False, repr=False)  # a byte map
 
     def __post_init__(self) -> None:
-        # A bitmap of the hashes' top bits, ~32 bits per entry: most page grams miss there and never
-        # reach the binary search.
-        bits = int(min(32, max(16, np.ceil(np.log2(max(1, len(self.hashes)) * 32)))))
-        top = (self.hashes >> np.uint64(64 - bits)).astype(np.int64)
-        byte, starts = np.unique(top >> 3, return_index=True)
-        bitmap = np.zeros(1 << (bits - 3), dtype=np.uint8)
-        if len(top):
-            bitmap[byte] = np.bitwise_or.reduceat(np.left_shift(1, top & 7).astype(np.uint8), starts)
-        self._bitmap, self._shift = bitmap, np.uint64(64 - bits)
+        # A bitmap of the keys' top bits, ~32 bits per entry: most page grams (all but ~3%) miss
+        # there and never reach the buckets.
+        self._bitmap = _bitmap(self.hashes, 32)
+        # where each bucket of keys (by their top bits, ~1 key per bucket) starts in `hashes`: a key
+        # passing the bitmap is then found in its bucket, 1-2 reads instead of a 21-step binary search
+        bits = max(1, int(np.ceil(np.log2(max(1, len(self.hashes))))))
+        counts = np.bincount((self.hashes >> np.uint64(64 - bits)).astype(np.int64), minlength=1 << bits)
+        self._buckets = np.concatenate(([0], np.cumsum(counts))).astype(np.int32), np.uint64(64 - bits)
+        # one byte per slot (a test is one gather), ~1 MB for conf/benchmarks.yaml's 2.2k short texts
+        bits = int(min(24, max(10, np.ceil(np.log2(max(1, len(self.prefixes)) * 256)))))
+        table = np.zeros(1 << bits, dtype=bool)
+        table[(self.prefixes >> np.uint64(64 - bits)).astype(np.int64)] = True
+        self._prefix_map = table, np.uint64(64 - bits)
 
     @classmethod
     def build(cls, specs: Sequence[BenchmarkSpec], root: str | Path, n: int = 10, min_n: int = 3,
@@ -635,34 +761,34 @@ class NgramIndex:
             raise ValueError(f"need 1 <= min_n <= n, 0 <= min_prose <= n, n <= formula_words <= 255, "
                              f"got {min_n=} {n=} {min_prose=} {formula_words=}")
         benchmarks, problem_benchmark, problem_ids = [], [], []
-        cache, parts, stats, lengths = _WordHashes(), [], {}, {n}
+        parts, stats, lengths = [], {}, {n}
         for number, spec in enumerate(specs):
             benchmarks.append(spec.name)
             refs: dict[str, int] = {}
-            counts = dict.fromkeys(("texts", "long_texts", "short_texts", "skipped_tiny", "skipped_no_prose",
-                                    "ngrams", "formula_ngrams"), 0)
-            hashes, sizes, text_refs = [], [], []
+            folded, text_refs = [], []
             for problem_id, _, text in iter_benchmark_texts(spec, root):
                 if problem_id not in refs:
                     refs[problem_id] = len(problem_ids)
                     problem_ids.append(problem_id)
                     problem_benchmark.append(number)
-                found = _tokenize(_CALCULATOR.sub(" ", text))[0]
-                counts["texts"] += 1
-                if len(found) < min_n:
-                    counts["skipped_tiny"] += 1
-                    continue
-                word_hashes = _word_hashes(found, cache)
-                if len(found) < n and np.count_nonzero(word_hashes & np.uint64(1)) < min_prose:
-                    counts["skipped_no_prose"] += 1
-                    continue
-                counts["long_texts" if len(found) >= n else "short_texts"] += 1
-                lengths.add(min(n, len(found)))
-                hashes.append(word_hashes)
-                sizes.append(len(found))
+                folded.append(_folded(_CALCULATOR.sub(" ", text), with_map=False)[0])
                 text_refs.append(refs[problem_id])
-            grams = _benchmark_grams(hashes, np.array(sizes, dtype=np.int64),
-                                     np.array(text_refs, dtype=np.int32), n, min_prose, formula_words)
+            found = [_text_words(folded[i:j]) for i, j in _chunks(folded)]
+            hashes = np.concatenate([f[0] for f in found]) if found else np.empty(0, np.uint64)
+            sizes = np.concatenate([f[2] for f in found]) if found else np.empty(0, np.int64)
+            ends = np.cumsum(sizes)
+            prose = _prose_counts(hashes)[ends] - _prose_counts(hashes)[ends - sizes]  # prose words per text
+            tiny = sizes < min_n
+            no_prose = ~tiny & (sizes < n) & (prose < min_prose)
+            keep = ~tiny & ~no_prose
+            counts = {"texts": len(folded), "long_texts": int(np.count_nonzero(keep & (sizes >= n))),
+                      "short_texts": int(np.count_nonzero(keep & (sizes < n))),
+                      "skipped_tiny": int(np.count_nonzero(tiny)),
+                      "skipped_no_prose": int(np.count_nonzero(no_prose))}
+            lengths.update(np.minimum(sizes[keep], n).tolist())
+            grams = _benchmark_grams(hashes[np.repeat(keep, sizes)], sizes[keep],
+                                     np.array(text_refs, dtype=np.int32)[keep], n, min_n, min_prose,
+                                     formula_words)
             counts["ngrams"] = int(np.count_nonzero(grams[3]))
             counts["formula_ngrams"] = int(np.count_nonzero(grams[2]))
             parts.append(grams)
@@ -670,8 +796,10 @@ class NgramIndex:
         keys, refs, needs = (np.concatenate([p[i] for p in parts]) if parts else np.empty(0, dtype)
                              for i, dtype in enumerate((np.uint64, np.int32, np.uint8)))
         order = np.argsort(keys, kind="stable")
+        prefixes = np.unique(np.concatenate([p[4] for p in parts])) if parts else np.empty(0, np.uint64)
         return cls(keys[order], refs[order], needs[order], np.array(problem_benchmark, dtype=np.int32),
-                   problem_ids, benchmarks, tuple(sorted(lengths)), stats, n, min_n, min_prose, formula_words)
+                   problem_ids, benchmarks, tuple(sorted(lengths)), stats, n, min_n, min_prose, formula_words,
+                   prefixes)
 
     def problem(self, ref: int) -> tuple[str, str]:
         """(benchmark name, problem id) of a problem reference."""
@@ -679,8 +807,10 @@ class NgramIndex:
 
     @property
     def nbytes(self) -> int:
-        """Memory of the arrays (hashes, refs, needs, bitmap); the name tables come on top."""
-        arrays = (self.hashes, self.refs, self.needs, self.problem_benchmark, self._bitmap)
+        """Memory of the arrays (hashes, refs, needs, prefixes, bitmaps, buckets); the name tables come on
+        top."""
+        arrays = (self.hashes, self.refs, self.needs, self.problem_benchmark, self.prefixes, self._bitmap[0],
+                  self._buckets[0], self._prefix_map[0])
         return sum(a.nbytes for a in arrays)
 
     def to_bytes(self) -> bytes:
@@ -690,7 +820,7 @@ class NgramIndex:
                 "benchmarks": self.benchmarks, "problem_ids": self.problem_ids, "stats": self.stats}
         out = io.BytesIO()
         np.savez(out, hashes=self.hashes, refs=self.refs, needs=self.needs,
-                 problem_benchmark=self.problem_benchmark,
+                 problem_benchmark=self.problem_benchmark, prefixes=self.prefixes,
                  meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
         return out.getvalue()
 
@@ -703,42 +833,75 @@ class NgramIndex:
                                     f"{_INDEX_VERSION}: rebuild it")
             return cls(arrays["hashes"], arrays["refs"], arrays["needs"], arrays["problem_benchmark"],
                        meta["problem_ids"], meta["benchmarks"], tuple(meta["lengths"]), meta["stats"],
-                       meta["n"], meta["min_n"], meta["min_prose"], meta["formula_words"])
+                       meta["n"], meta["min_n"], meta["min_prose"], meta["formula_words"], arrays["prefixes"])
 
     def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(index into `keys`, problem ref, need) for every index entry equal to a key."""
-        top = keys >> self._shift
-        bit = (top & np.uint64(7)).astype(np.uint8)
-        maybe = np.flatnonzero((self._bitmap[top >> np.uint64(3)] >> bit) & 1)
-        lo = np.searchsorted(self.hashes, keys[maybe], side="left")
-        hi = np.searchsorted(self.hashes, keys[maybe], side="right")
-        found = hi > lo
-        maybe, lo, count = maybe[found], lo[found], (hi - lo)[found]
-        # every entry of a key: its first entry plus 0..count-1
-        entry = np.repeat(lo - np.cumsum(count) + count, count) + np.arange(count.sum())
-        return np.repeat(maybe, count), self.refs[entry], self.needs[entry]
+        maybe = _maybe(keys, *self._bitmap)
+        starts, shift = self._buckets
+        bucket = (keys[maybe] >> shift).astype(np.int64)
+        at, end = starts[bucket], starts[bucket + 1]
+        which, entries = [np.empty(0, np.int64)], [np.empty(0, np.int32)]
+        while len(maybe):  # the j-th entry of every bucket still that long: all entries of a key
+            live = at < end
+            maybe, at, end = maybe[live], at[live], end[live]
+            hit = self.hashes[at] == keys[maybe]
+            which.append(maybe[hit])
+            entries.append(at[hit])
+            at = at + 1
+        which, entry = np.concatenate(which), np.concatenate(entries)
+        order = np.lexsort((entry, which))
+        which, entry = which[order], entry[order]
+        return which, self.refs[entry], self.needs[entry]
+
+    def short_starts(self, prefix_keys: np.ndarray) -> np.ndarray:
+        """The positions whose min_n-gram key (`prefix_keys`) may start a short text (a superset)."""
+        table, shift = self._prefix_map
+        return np.flatnonzero(table[prefix_keys >> shift])
 
 
-def _benchmark_grams(hashes: list[np.ndarray], sizes: np.ndarray, refs: np.ndarray, n: int, min_prose: int,
-                     formula_words: int) -> tuple[np.ndarray, ...]:
-    """(keys, refs, needs, is-n-gram flags) of one benchmark's texts, each (key, ref) once: all n-grams
-    of a long text (need 0 with enough prose words, else the run it must lie in), the one whole-text
-    gram of a short text (need 0)."""
-    if not hashes:
-        return np.empty(0, np.uint64), np.empty(0, np.int32), np.empty(0, np.uint8), np.empty(0, bool)
-    words_hashes = np.concatenate(hashes)
+def _bitmap(keys: np.ndarray, bits_per_key: int) -> tuple[np.ndarray, np.uint64]:
+    """(bitmap of the keys' top bits, shift that gives them) with about `bits_per_key` bits per key."""
+    bits = int(min(32, max(10, np.ceil(np.log2(max(1, len(keys)) * bits_per_key)))))
+    top = (keys >> np.uint64(64 - bits)).astype(np.int64)
+    byte, starts = np.unique(top >> 3, return_index=True)
+    bitmap = np.zeros(1 << (bits - 3), dtype=np.uint8)
+    if len(top):
+        bitmap[byte] = np.bitwise_or.reduceat(np.left_shift(1, top & 7).astype(np.uint8), starts)
+    return bitmap, np.uint64(64 - bits)
+
+
+def _maybe(keys: np.ndarray, bitmap: np.ndarray, shift: np.uint64) -> np.ndarray:
+    """Indices of the keys whose top bits are set in the bitmap."""
+    top = keys >> shift
+    return np.flatnonzero((bitmap[top >> np.uint64(3)] >> (top & np.uint64(7)).astype(np.uint8)) & 1)
+
+
+def _benchmark_grams(words_hashes: np.ndarray, sizes: np.ndarray, refs: np.ndarray, n: int, min_n: int,
+                     min_prose: int, formula_words: int) -> tuple[np.ndarray, ...]:
+    """(keys, refs, needs, is-n-gram flags, prefixes) of one benchmark's texts (their word hashes
+    one after the other, words per text), each (key, ref) once: all n-grams of a long text (need 0
+    with enough prose words, else the run it must lie in), the one whole-text gram of a short text
+    (need 0). `prefixes`: the min_n-gram key of each short text's first min_n words (see `lookup_short`)."""
+    if not len(sizes):
+        return (np.empty(0, np.uint64), np.empty(0, np.int32), np.empty(0, np.uint8), np.empty(0, bool),
+                np.empty(0, np.uint64))
     prose = _prose_counts(words_hashes)
     text_of = np.repeat(np.arange(len(sizes)), sizes)
     starts = np.cumsum(sizes) - sizes
-    keys, key_refs, needs, flags = [], [], [], []
-    for k, h in _grams(words_hashes, sorted(set(np.minimum(sizes, n).tolist()))):
+    keys, key_refs, needs, flags, prefixes = [], [], [], [], np.empty(0, np.uint64)
+    for k, h in _grams(words_hashes, sorted(set(np.minimum(sizes, n).tolist()) | {min_n})):
+        if k == min_n:
+            prefixes = _mix(h[starts[sizes < n]], k)
         if k == n:  # inside one text
             at = np.flatnonzero(text_of[:len(h)] == text_of[k - 1:])
             formula = prose[at + k] - prose[at] < min_prose
             needs.append(np.where(formula, np.minimum(sizes[text_of[at]], formula_words), 0).astype(np.uint8))
-        else:  # a short text: its one gram from its first word
+        elif k in sizes:  # a short text: its one gram from its first word
             at = starts[sizes == k]
             needs.append(np.zeros(len(at), np.uint8))
+        else:  # only the prefix length
+            continue
         keys.append(_mix(h[at], k))
         key_refs.append(refs[text_of[at]])
         flags.append(np.full(len(at), k == n))
@@ -747,7 +910,7 @@ def _benchmark_grams(hashes: list[np.ndarray], sizes: np.ndarray, refs: np.ndarr
     keys, key_refs, needs, flags = keys[order], key_refs[order], needs[order], flags[order]
     keep = np.ones(len(keys), dtype=bool)
     keep[1:] = (keys[1:] != keys[:-1]) | (key_refs[1:] != key_refs[:-1])
-    return keys[keep], key_refs[keep], needs[keep], flags[keep]
+    return keys[keep], key_refs[keep], needs[keep], flags[keep], prefixes
 
 
 # ---------------------------------------------------------------- matching
@@ -775,31 +938,35 @@ def decontaminate(text: str, index: NgramIndex) -> Cleaned:
 
 
 def decontaminate_batch(texts: Sequence[str], index: NgramIndex) -> list[Cleaned]:
-    """`decontaminate` for many texts: the grams of ~1M words at a time are hashed and looked up at
-    once in numpy (memory stays ~100 MB however large the batch)."""
-    cache, out, chunk, chunk_words = _WordHashes(), [], [], 0
-    for i, text in enumerate(texts):
-        found, lines = _line_words(text)
-        chunk.append((_word_hashes(found, cache), lines))
-        chunk_words += len(found)
-        if chunk_words >= _CHUNK_WORDS or i + 1 == len(texts):
-            out += _decontaminate_chunk(texts[len(out):i + 1], chunk, index)
-            chunk, chunk_words = [], 0
+    """`decontaminate` for many texts: the texts are folded one by one, then the words of ~256k
+    characters of text at a time are split, hashed and looked up at once in numpy (a few MB of arrays
+    however large the batch; a longer text takes ~100 bytes per character)."""
+    folded = [_folded(text, with_map=False)[0] for text in texts]
+    out: list[Cleaned] = []
+    for i, j in _chunks(folded):
+        out += _decontaminate_chunk(texts[i:j], *_text_words(folded[i:j]), index)
     return out
 
 
-def _decontaminate_chunk(texts: Sequence[str], tokens: list[tuple[np.ndarray, np.ndarray]],
+def _chunks(folded: Sequence[str]) -> Iterator[tuple[int, int]]:
+    """(first, end) text numbers of runs of consecutive texts of ~_CHUNK_CHARS characters (a longer
+    text alone)."""
+    first, size = 0, 0
+    for i, text in enumerate(folded):
+        size += len(text) + 1
+        if size >= _CHUNK_CHARS or i + 1 == len(folded):
+            yield first, i + 1
+            first, size = i + 1, 0
+
+
+def _decontaminate_chunk(texts: Sequence[str], hashes: np.ndarray, lines: np.ndarray, sizes: np.ndarray,
                          index: NgramIndex) -> list[Cleaned]:
-    """The texts cleaned, given (word hashes, line of each word) of each."""
+    """The texts cleaned, given the word hashes of all, their line numbers (unique over the texts)
+    and the words per text."""
     out = [Cleaned(t, [], []) for t in texts]
-    sizes = np.fromiter((len(h) for h, _ in tokens), dtype=np.int64, count=len(tokens))
-    if not sizes.sum():
+    if not len(hashes):
         return out
-    # a line number unique over the chunk: lines before this text + line within the text
-    line_counts = np.fromiter((lines[-1] + 1 if len(lines) else 0 for _, lines in tokens), dtype=np.int64,
-                              count=len(tokens))
-    lines = np.concatenate([t[1] for t in tokens]) + np.repeat(np.cumsum(line_counts) - line_counts, sizes)
-    positions, gram_lengths, refs = _matches(np.concatenate([t[0] for t in tokens]), lines, index)
+    positions, gram_lengths, refs = _matches(hashes, lines, index)
     if not len(positions):
         return out
     text_of = np.repeat(np.arange(len(texts)), sizes)[positions]
@@ -819,11 +986,19 @@ def _matches(hashes: np.ndarray, lines: np.ndarray, index: NgramIndex) -> tuple[
     formula n-grams outside a run long enough for them."""
     found: list[tuple[np.ndarray, ...]] = []
     prose = _prose_counts(hashes)
-    for k, h in _grams(hashes, index.lengths):
-        at = lines[:len(h)] == lines[k - 1:]  # within one line (and one text)
-        if k < index.n:  # short texts all have enough prose words: skip the lookups that cannot hit
-            at &= prose[k:] - prose[:-k] >= index.min_prose
-        at = np.flatnonzero(at)
+    short = [k for k in index.lengths if k < index.n]
+    candidates = np.empty(0, np.int64)  # positions that may start a short text
+    for k, h in _grams(hashes, sorted({*index.lengths, index.min_n} if short else index.lengths)):
+        if k == index.min_n and short:
+            candidates = index.short_starts(_mix(h, k))
+        if k == index.n:
+            at = np.flatnonzero(lines[:len(h)] == lines[k - 1:])  # within one line (and one text)
+        elif k in short:
+            at = candidates[candidates < len(h)]
+            # within one line, and with the prose words every short text has
+            at = at[(lines[at] == lines[at + k - 1]) & (prose[at + k] - prose[at] >= index.min_prose)]
+        else:
+            continue
         which, refs, needs = index.lookup(_mix(h[at], k))
         found.append((at[which], np.full(len(which), k, dtype=np.int32), refs, needs))
     if not found:

@@ -37,17 +37,12 @@ recalled desc, host asc, prefix asc) and the result is marked `approximate` (the
 exact; only small prefixes may be lost or undercounted). Below the cap every result is exact and
 independent of row order.
 
-Use from Spark (this module never imports pyspark; `jobs/` does the wiring). Either
-
-* partial aggregation, map side, with `combineByKey` (the accumulators pickle)::
-
-      create, add, merge = spark_combiners(examples=3, max_prefixes=5000)
-      rows = df.select("domain", "host", "url", "path", "score", "recalled", "matched").rdd.map(tuple)
-      stats = (rows.filter(lambda r: r[0]).map(lambda r: (r[0], r))
-               .combineByKey(create, add, merge)
-               .map(lambda kv: kv[1].finish(min_fraction, min_pages, top_prefixes)))
-
-* or streaming one domain at a time, after `repartition(n, "domain").sortWithinPartitions("domain")`::
+Use from Spark (this module never imports pyspark; `jobs/loop.py` `domain_stats` does the wiring):
+the counts are DataFrame groupBy work in the JVM, per domain and, for the flagged domains only, per
+(host, prefix) over `prefix_rows` (the one place a page's path becomes prefixes, `page_keys`, shared
+with `DomainAccumulator.add`); the flagged domains' stats are then built on the driver by
+`stats_from_counts`, which runs the same `finish`. In process, or streaming one domain at a time
+after `repartition(n, "domain").sortWithinPartitions("domain")`::
 
       .rdd.mapPartitions(lambda it: iter_sorted_domains(map(tuple, it), ...))
 
@@ -81,7 +76,7 @@ from __future__ import annotations
 import bisect
 import math
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
@@ -259,6 +254,14 @@ def is_flagged(pages: int, recalled: int, min_fraction: float = DEFAULT_MIN_FRAC
     return pages >= min_pages and pages > 0 and recalled / pages > min_fraction
 
 
+def flag_sql(min_fraction: float = DEFAULT_MIN_FRACTION, min_pages: int = DEFAULT_MIN_PAGES) -> str:
+    """`is_flagged` as a Spark SQL condition over `pages` and `recalled` columns, so the flag of
+    millions of domains needs no Python; tests check the two agree, around the boundaries too.
+    (`recalled / pages` is a double division in both; repr keeps every bit of the fraction.)"""
+    return (f"(pages >= {int(min_pages)} AND pages > 0 AND "
+            f"recalled / pages > CAST('{float(min_fraction)!r}' AS DOUBLE))")
+
+
 def open_paths(paths: Iterable[PathStats], limit: int | None = None) -> list[PathStats]:
     """The rows of `paths` (in their order) that the queue shows: not `covered` by patterns, and
     one per suggested pattern (the first wins); at most `limit`.
@@ -366,6 +369,65 @@ def _prefix_order(item: tuple[PrefixKey, _PrefixCounts]) -> tuple[int, int, str,
     return (-counts.pages, -counts.recalled, host, prefix)
 
 
+def page_keys(host: str | None, path: str) -> tuple[PrefixKey, ...]:
+    """The (host, prefix) rows a page counts under: its grouping host with each distinct prefix of
+    `path_prefixes` (one or two)."""
+    name = _normal_host(host)
+    first, second = path_prefixes(path)
+    return ((name, first),) if second == first else ((name, first), (name, second))
+
+
+PARTIAL_COLUMNS = ("domain", "host", "prefix", "pages", "recalled", "matched", "examples_recalled",
+                   "scores_recalled", "examples_other", "scores_other")
+
+
+def partial_prefix_stats(rows: Iterable[Row], examples: int = DEFAULT_EXAMPLES) -> Iterator[tuple]:
+    """Per (domain, host, prefix) of some (domain, host, url, path, score, recalled, matched) pages
+    (one Spark partition): pages, recalled, matched and the best `examples` recalled and other
+    (url, score), as `PARTIAL_COLUMNS` tuples with the examples as parallel URL and score lists.
+    Partials of several partitions add up (counts) and merge through `_TopK` (examples), exactly as
+    `DomainAccumulator.merge` does."""
+    keyed: dict[tuple[str, str, str], _PrefixCounts] = {}
+    for domain, host, url, path, score, recalled, matched in rows:
+        recalled, matched = bool(recalled), bool(matched)
+        value = _as_score(score)
+        for name, prefix in page_keys(host, path):
+            counts = keyed.get((domain, name, prefix))
+            if counts is None:
+                counts = keyed[(domain, name, prefix)] = _PrefixCounts(examples)
+            counts.pages += 1
+            counts.recalled += recalled
+            counts.matched += matched
+            (counts.top_recalled if recalled else counts.top_other).add(url or "", value)
+    for (domain, host, prefix), c in keyed.items():
+        best, other = c.top_recalled.examples(), c.top_other.examples()
+        yield (domain, host, prefix, c.pages, c.recalled, c.matched, [e.url for e in best],
+               [e.score for e in best], [e.url for e in other], [e.score for e in other])
+
+
+def stats_from_counts(domain: str, totals: tuple[int, int, int],
+                      prefixes: Iterable[tuple[str, str, int, int, int]],
+                      examples: Iterable[tuple[str, str, bool, str, float]],
+                      min_fraction: float = DEFAULT_MIN_FRACTION, min_pages: int = DEFAULT_MIN_PAGES,
+                      top_prefixes: int = DEFAULT_TOP_PREFIXES, examples_per_list: int = DEFAULT_EXAMPLES,
+                      approximate: bool = False) -> DomainStats:
+    """A domain's stats from counts made elsewhere (Spark's groupBy): totals (pages, recalled,
+    matched), per (host, prefix) (host, prefix, pages, recalled, matched), and candidate examples
+    (host, prefix, recalled, url, score), each list's best `examples_per_list` at least. The same
+    `finish` as pages added one by one, so both paths rank, flag and pick queue rows alike."""
+    acc = DomainAccumulator(domain, examples_per_list, max_prefixes=1)
+    acc.pages, acc.recalled, acc.matched = totals
+    acc.approximate = approximate
+    for host, prefix, pages, recalled, matched in prefixes:
+        counts = acc._counts((host, prefix))
+        counts.pages, counts.recalled, counts.matched = pages, recalled, matched
+    for host, prefix, recalled, url, score in examples:
+        counts = acc.prefixes.get((host, prefix))
+        if counts is not None:
+            (counts.top_recalled if recalled else counts.top_other).add(url, _as_score(score))
+    return acc.finish(min_fraction, min_pages, top_prefixes)  # no _prune: the counts are exact
+
+
 class DomainAccumulator:
     """Mergeable partial aggregate of one domain's pages (bounded memory; see the module doc)."""
 
@@ -396,13 +458,11 @@ class DomainAccumulator:
         matched = bool(matched)
         value = _as_score(score)
         url = url or ""
-        name = _normal_host(host)
         self.pages += 1
         self.recalled += recalled
         self.matched += matched
-        first, second = path_prefixes(path)
-        for prefix in (first,) if second == first else (first, second):
-            counts = self._counts((name, prefix))
+        for key in page_keys(host, path):
+            counts = self._counts(key)
             counts.pages += 1
             counts.recalled += recalled
             counts.matched += matched
@@ -503,26 +563,6 @@ def iter_sorted_domains(rows: Iterable[Row], min_fraction: float = DEFAULT_MIN_F
             continue
         yield aggregate_domain(domain, (row[1:] for row in group), min_fraction, min_pages, top_prefixes,
                                examples, max_prefixes)
-
-
-def spark_combiners(examples: int = DEFAULT_EXAMPLES, max_prefixes: int = DEFAULT_MAX_PREFIXES,
-                    ) -> tuple[Callable[[Row], DomainAccumulator],
-                               Callable[[DomainAccumulator, Row], DomainAccumulator],
-                               Callable[[DomainAccumulator, DomainAccumulator], DomainAccumulator]]:
-    """(createCombiner, mergeValue, mergeCombiners) for `rdd.combineByKey` over
-    (domain, (domain, host, url, path, score, recalled, matched)) pairs."""
-
-    def create(row: Row) -> DomainAccumulator:
-        return add(DomainAccumulator(row[0], examples, max_prefixes), row)
-
-    def add(acc: DomainAccumulator, row: Row) -> DomainAccumulator:
-        _, host, url, path, score, recalled, matched = row
-        return acc.add(host, url, path, score, recalled, matched)
-
-    def merge(left: DomainAccumulator, right: DomainAccumulator) -> DomainAccumulator:
-        return left.merge(right)
-
-    return create, add, merge
 
 
 # ---------------------------------------------------------------------------------------------

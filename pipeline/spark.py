@@ -344,41 +344,46 @@ def parquet_bytes(table: Any, **options: Any) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def write_sorted_parquet(df: Any, store: Any, out_dir: str, parts: int, key: str) -> str:
+def write_sorted_parquet(df: Any, store: Any, out_dir: str, parts: int, key: str, schema: Any = None) -> str:
     """Write `df` as `parts` Parquet files sorted by `key`, named part-00000.parquet ..., into a
     temporary folder beside `out_dir` through `store`; return that folder (publish it with
     `store.publish_dir`).
 
     Hash partitioning on `key` and a sort inside each partition make the files' contents and
     names a function of the rows alone: the same rows give the same bytes on any cluster shape
-    and on any store.
+    and on any store. `schema`: the Spark schema of the files (a StructType; the columns are cast to
+    it, nullability included), by default `df`'s own.
     """
     import pyarrow as pa
-    from pyspark.sql.pandas.types import to_arrow_schema
+    from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
     ordered = df.repartition(parts, key).sortWithinPartitions(key)
     tmp = store.temp_folder(out_dir)
-    schema = to_arrow_schema(df.schema)
-    names = schema.names
+    # TIMESTAMP columns as UTC instants (timestamp[us, tz=UTC], as the pages table stores fetch_time):
+    # Arrow batches carry the instant, so no zone of the machine leaks in
+    schema = to_arrow_schema(schema if schema is not None else df.schema, timezone="UTC")
+    counted = pa.schema([("rows", pa.int64())])
 
-    def write(index: int, rows: Any) -> Any:
-        columns: dict[str, list] = {name: [] for name in names}
-        count = 0
-        for row in rows:
-            for name in names:
-                columns[name].append(row[name])
-            count += 1
-        table = pa.Table.from_pydict(columns, schema=schema)
+    def write(batches: Any) -> Any:
+        from pyspark import TaskContext
+
+        # Arrow batches straight from the JVM, no Python row objects. Cast to the one schema every
+        # part gets (Spark's batches can differ in nullability), and one chunk per column so the
+        # row groups depend on the rows alone.
+        index = TaskContext.get().partitionId()
+        collected = list(batches)
+        table = (pa.Table.from_batches(collected).cast(schema).combine_chunks() if collected
+                 else schema.empty_table())
         store.write_bytes(f"{tmp}/part-{index:05d}.parquet", parquet_bytes(table))
         fault_point("table")
-        yield count
+        yield pa.RecordBatch.from_pydict({"rows": [table.num_rows]}, schema=counted)
 
-    written = sum(ordered.rdd.mapPartitionsWithIndex(write).collect())
+    written = ordered.mapInArrow(write, from_arrow_schema(counted)).collect()
     if not store.listing(tmp):
         # An empty DataFrame can have no partitions at all (adaptive execution drops them): the
         # table still gets its one part, holding the schema, so readers find a table.
         store.write_bytes(f"{tmp}/part-00000.parquet", parquet_bytes(schema.empty_table()))
-    log.info("wrote %d rows in %d parts to %s", written, parts, tmp)
+    log.info("wrote %d rows in %d parts to %s", sum(r["rows"] for r in written), parts, tmp)
     return tmp
 
 
@@ -448,6 +453,6 @@ def ranked_with_totals(df: Any, session: Any) -> Any:
     return session.createDataFrame(ordered.rdd.mapPartitionsWithIndex(number), schema)
 
 
-def write_table(df: Any, store: Any, out_dir: str, parts: int, key: str) -> None:
+def write_table(df: Any, store: Any, out_dir: str, parts: int, key: str, schema: Any = None) -> None:
     """`write_sorted_parquet` then publish: `out_dir` is replaced whole, with its completion marker."""
-    store.publish_dir(write_sorted_parquet(df, store, out_dir, parts, key), out_dir)
+    store.publish_dir(write_sorted_parquet(df, store, out_dir, parts, key, schema), out_dir)

@@ -116,7 +116,8 @@ def test_domain_page_shows_the_tree_scores_examples_and_full_text_inside_the_app
     questions = [p for p in run.by_domain["example.org"]
                  if ("mathforum.example.org", "/questions") in section_keys(p.host, p.path)]
     index = order.index(("mathforum.example.org", "/questions"))
-    assert sum(int(c) for c in hists[index].split(",")) == len(questions) == 38
+    # 36 kept pages (38 before the dedup bands were chosen for recall: 16 x 6 finds 2 more near copies)
+    assert sum(int(c) for c in hists[index].split(",")) == len(questions) == 36
     # examples: title, URL as text (never a link into the crawl), score, snippet, full text here
     assert not re.findall(r'href="https?://', html)
     links = re.findall(r'href="(/page\?id=[^"]+)"', html)
@@ -140,7 +141,7 @@ def test_decide_writes_lint_clean_lines_and_undo_takes_them_back(review_run):
     lines = mine.read_text().splitlines()
     assert lines[0].startswith("# URL patterns of alice")
     assert lines[1].startswith("proofwiki.example.org/wiki/*\tmath\talice\tmathmine annotate 20")
-    assert lines[1].endswith("; 28 pages, 13 recalled; row proofwiki.example.org/wiki")
+    assert lines[1].endswith("; 28 pages, 12 recalled; row proofwiki.example.org/wiki")
     assert lines[2].startswith("mathref.example.org/entries/*\texclude\talice\t")
     assert lines[3].startswith("# not math\tmathref.example.org/*\talice\t")
     bad, summary = lint_report(annotation / "url_patterns")

@@ -1,12 +1,14 @@
-"""Decontamination: words, the benchmark index, recall of planted leaks in real pages, precision on
-real texts, conf/benchmarks.yaml, error lines, batch == loop, serialization and determinism.
+"""Decontamination: words (the vectorized split == the regex definition on every real text), the
+benchmark index, recall of planted leaks in real pages, precision on real texts, outputs pinned to
+their digest, conf/benchmarks.yaml, error lines, batch == loop, serialization and determinism.
 
 Benchmarks and pages are the real ones under ../shared/data (benchmarks/, general_text/,
-math_text/bookofproofs_markdown/); the tests skip where that folder is absent.
+math_text/); the tests skip where that folder is absent.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -104,6 +106,64 @@ def test_words_units() -> None:
     assert words("ジャネットのアヒル") == list("ジャネットのアヒル")
     # letters keep their combining marks (Devanagari, Telugu, Thai)
     assert words("తన బాతులు") == ["తన", "బాతులు"]
+
+
+def _vectorized_words(folded: str) -> list[str]:
+    _, _, starts, ends = decontam._spans(folded)
+    return [folded[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+
+
+EDGES = ["", "\n", "\n\n\n", "\\", "x \\", "\\\\12", "\\12", "\\ab\\cd", "\\abé", "\\abécd\\x", "\\é",
+         "\\\n", "\\a\\b", "\\ABc", "\\aB", "x\t\ry\x00\x01\x7f", "\r\n\f\v\x1c\x85\u2028", "$a{b}c$ $$",
+         "1" * 100, "a" * 100, "a1b2 1.5e-3", "naïve \\naïve", "e\u0301 1\u0301 \\a\u0301",
+         "𝑥𝑦 😀 \U00020001\U00020002", "中文字 カタカナ ひらがな 한국어", "\ud800x \udfff", "٣٤ ١٢x", "ǅx ᾈ"]
+
+
+def test_vectorized_words_edge_cases() -> None:
+    """`_spans` gives exactly the regex's matches, on strings as they come (not folded) and folded."""
+    regex = decontam._tables()[0]
+    for text in EDGES:
+        for s in (text, decontam._folded(text, with_map=False)[0]):
+            _, _, starts, ends = decontam._spans(s)
+            assert list(zip(starts.tolist(), ends.tolist(), strict=True)) == [m.span() for m in regex.finditer(s)], s
+        assert _vectorized_words(decontam._folded(text, with_map=False)[0]) == words(text), text
+    hashes, lines, sizes = decontam._text_words([decontam._folded(t, with_map=False)[0] for t in EDGES])
+    assert sizes.tolist() == [len(words(t)) for t in EDGES] and len(hashes) == len(lines) == sizes.sum()
+    # a word hashes the same in an ASCII batch (bytes) and in one with other characters (code points)
+    ascii_hashes = decontam._text_words(["x \\frac 12 " + "7" * 40])[0]
+    assert decontam._text_words(["x \\frac 12 " + "7" * 40, "é"])[0][:4].tolist() == ascii_hashes.tolist()
+
+
+def test_vectorized_words_on_real_texts(specs: list[BenchmarkSpec], root: Path) -> None:
+    """The pages' words (`_spans` over the formatting-dropped folding) are `words()` on the real texts:
+    the web and math pages (a quarter of the 28 MB stacks project, to keep this test short; all of it
+    was compared once; ~7 s in all) and every benchmark text (as matched: calculator annotations out)."""
+    corpora = {"general": [row["text"] for row in read_jsonl(data_path(*GENERAL))],
+               "bookofproofs": [row["text"] for row in read_jsonl(data_path(*BOOK_OF_PROOFS))]}
+    stacks = data_path("math_text", "stacks_project", "stacks_project_sections.jsonl.gz")
+    corpora["stacks"] = [v for row in read_jsonl(stacks) for v in row.values() if isinstance(v, str)][::4]
+    for spec in load_benchmark_specs(CONF, include_train=True):
+        if spec.fields:
+            corpora[spec.name] = [decontam._CALCULATOR.sub(" ", t) for _, _, t in iter_benchmark_texts(spec, root)]
+    for name, texts in corpora.items():
+        # one joined text per corpus: no word crosses a line break, and folding is per character
+        joined = "\n".join(texts)
+        folded = decontam._folded(joined, with_map=False)[0]
+        assert _vectorized_words(folded) == words(joined), name
+    # and text by text through the batch path: words per text, one hash per distinct word, prose bits
+    texts = corpora["general"] + corpora["bookofproofs"] + corpora["cmath"] + corpora["mgsm"]
+    folded = [decontam._folded(t, with_map=False)[0] for t in texts]
+    hashes, _, sizes = decontam._text_words(folded)
+    per_text = [words(t) for t in texts]
+    found = [w for text_words in per_text for w in text_words]
+    assert sizes.tolist() == [len(text_words) for text_words in per_text]
+    by_word = dict(zip(found, hashes.tolist(), strict=True))
+    assert len(set(by_word.values())) == len(by_word) > 50_000  # no collision, each word one hash
+    assert all(by_word[w] == h for w, h in zip(found, hashes.tolist(), strict=True))
+    assert any(len(w) > decontam._LONG_WORD for w in by_word)  # the xxh64 path ran too
+    prose = re.compile("[\u30a0-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f]")
+    for w, h in by_word.items():
+        assert h & 1 == ((len(w) >= 3 and w[0] != "\\" and not w.isdigit()) or bool(prose.match(w))), w
 
 
 def test_word_spans_point_into_the_original_text() -> None:
@@ -288,11 +348,41 @@ def test_batch_equals_loop_and_round_trip(index: NgramIndex, root: Path, pages: 
 
 def test_batch_in_small_chunks(index: NgramIndex, root: Path, pages: list[str],
                                monkeypatch: pytest.MonkeyPatch) -> None:
-    """A batch is hashed ~1M words at a time: chunk borders change nothing."""
+    """A batch is split and hashed ~256k characters at a time: chunk borders change nothing."""
     texts = [_plant(p, leak, 1) for p, (leak, _) in zip(pages, _leaks(root), strict=False)] + pages[:10]
     whole = decontaminate_batch(texts, index)
-    monkeypatch.setattr(decontam, "_CHUNK_WORDS", 300)
-    assert decontaminate_batch(texts, index) == whole
+    for size in (300, 1):  # several texts a chunk, one text a chunk
+        monkeypatch.setattr(decontam, "_CHUNK_CHARS", size)
+        assert decontaminate_batch(texts, index) == whole
+
+
+# sha256 of every output (texts, removed spans, hits) of `_pinned_pages`, as the regex tokenizer with
+# per-word xxh64 (index version 1, before the vectorized words) gave them: 7542 pages, 4013 with hits,
+# 12743 hits, 6490 segments removed. A change of words, hashing or lookups must leave it as it is.
+PINNED = "8c5c6cab767d11636ae5038946f4df39d1b88fc05619fa98e23cabc69d284382"
+
+
+def _pinned_pages(specs: list[BenchmarkSpec], root: Path) -> list[str]:
+    """The real pages as they are, every 9th benchmark text as a page, and each general page with one of
+    those planted at some line."""
+    general = [row["text"] for row in read_jsonl(data_path(*GENERAL))]
+    book = [row["text"] for row in read_jsonl(data_path(*BOOK_OF_PROOFS))]
+    leaks = [text for spec in specs for _, _, text in iter_benchmark_texts(spec, root)][::9]
+    pages = general + book + leaks
+    for i, page in enumerate(general):
+        lines = page.split("\n")
+        lines.insert(i % (len(lines) + 1), leaks[i * 7 % len(leaks)])
+        pages.append("\n".join(lines))
+    return pages
+
+
+def test_outputs_are_pinned(specs: list[BenchmarkSpec], root: Path, index: NgramIndex) -> None:
+    out = decontaminate_batch(_pinned_pages(specs, root), index)
+    rows = [[c.text, c.removed, [[h.benchmark, h.problem_id, h.ngram, h.start, h.end] for h in c.hits]]
+            for c in out]
+    assert (len(out), sum(bool(c.hits) for c in out), sum(len(c.hits) for c in out),
+            sum(len(c.removed) for c in out)) == (7542, 4013, 12743, 6490)
+    assert hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode()).hexdigest() == PINNED
 
 
 def test_build_is_deterministic(specs: list[BenchmarkSpec], root: Path, index: NgramIndex) -> None:

@@ -17,10 +17,12 @@ import random
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
 from pipeline.annotation import Pattern, PatternMatcher, check_pattern
+from pipeline.config import load_settings
 from pipeline.domains import (
     QUEUE_COLUMNS,
     DomainAccumulator,
@@ -31,6 +33,8 @@ from pipeline.domains import (
     arrow_schema,
     domains_table,
     escape_field,
+    flag_sql,
+    is_flagged,
     is_id_segment,
     iter_sorted_domains,
     open_paths,
@@ -39,7 +43,6 @@ from pipeline.domains import (
     queue_rows,
     queue_tsv,
     read_queue_tsv,
-    spark_combiners,
     suggested_pattern,
     unescape_field,
 )
@@ -299,27 +302,62 @@ def test_merged_partials_equal_one_pass(rows, stats):
                 merged[domain] = acc
     assert [merged[d].finish() for d in sorted(merged)] == stats
 
-    create, add, merge = spark_combiners()
-    halves: list[dict[str, DomainAccumulator]] = [{}, {}]  # combineByKey: two map-side partitions
-    for i, row in enumerate(shuffled):
-        combined = halves[i % 2]
-        if row[0]:
-            combined[row[0]] = add(combined[row[0]], row) if row[0] in combined else create(row)
-    left, right = halves
-    for domain, acc in right.items():
-        left[domain] = merge(left[domain], acc) if domain in left else acc
-    assert [left[d].finish() for d in sorted(left)] == stats
-
     in_order = sorted(rows, key=lambda r: r[0])
     assert list(iter_sorted_domains(in_order)) == stats
 
 
-def test_spark_combine_by_key(rows, stats, spark_factory):
+def test_flag_sql_is_the_flag_rule(spark_factory):
+    """The SQL form of `is_flagged` that the job uses agrees with it on and around its boundaries."""
     spark = spark_factory.get()
-    create, add, merge = spark_combiners()
-    rdd = spark.sparkContext.parallelize(rows, 4).filter(lambda r: r[0]).map(lambda r: (r[0], r))
-    got = rdd.combineByKey(create, add, merge, numPartitions=3).map(lambda kv: kv[1].finish()).collect()
-    assert sorted(got, key=lambda s: s.domain) == stats
+    cases = [(p, r) for p in (0, 1, 4, 5, 6, 9, 10, 11, 30, 1000, 10**9) for r in sorted({0, 1, p // 10, p // 10 + 1, p})
+             if r <= p]
+    for min_fraction, min_pages in ((0.1, 5), (0.0, 1), (1 / 3, 3), (1e-05, 0), (0.5, 2), (0.99, 100)):
+        got = spark.createDataFrame(cases, "pages long, recalled long").selectExpr(
+            "pages", "recalled", f"{flag_sql(min_fraction, min_pages)} AS flagged").collect()
+        assert [(r["pages"], r["recalled"], r["flagged"]) for r in got] == [
+            (p, r, is_flagged(p, r, min_fraction, min_pages)) for p, r in cases], (min_fraction, min_pages)
+
+
+def test_spark_domain_stats_equal_in_process(rows, spark_factory):
+    """The iterate job's DataFrame path (groupBy counts, prefixes and examples only for flagged
+    domains) gives what the in-process accumulator gives: totals and `flagged` of every domain, and
+    the whole DomainStats (top paths, examples, queue rows) of each flagged one. Extra rows cover
+    what a window could rank differently from _TopK: missing and NaN scores, one URL twice with two
+    scores, score ties broken by URL, `www.` and upper-case hosts, many small domains."""
+    from pyspark.sql import types as T
+
+    from jobs.loop import domain_stats
+
+    extra = []
+    for i in range(40):
+        url = f"https://Www.Tricky.example.org/notes/{i % 7}/p{i}.html"
+        score = [None, float("nan"), 0.75, 0.75][i % 4]
+        extra.append(("tricky.example.org", "Www.Tricky.example.org", url, split_url(url)[2], score,
+                      i % 3 != 0, i % 5 == 0))
+    dup = "https://tricky.example.org/notes/0/dup.html"
+    extra += [("tricky.example.org", "tricky.example.org", dup, "/notes/0/dup.html", s, True, False)
+              for s in (0.2, 0.9, float("nan"))]
+    extra += [(f"small{i}.example.com", f"small{i}.example.com", f"https://small{i}.example.com/a/{j}",
+               f"/a/{j}", 0.5, (i + j) % 3 == 0, False) for i in range(30) for j in range(i % 4)]
+    all_rows = rows + extra
+    settings = load_settings(None, ["domains.min_pages=2"])
+    d = settings.domains
+    schema = T.StructType([T.StructField(n, t) for n, t in (
+        ("domain", T.StringType()), ("host", T.StringType()), ("url", T.StringType()), ("path", T.StringType()),
+        ("score", T.FloatType()), ("recalled", T.BooleanType()), ("matched", T.BooleanType()))])
+    spark = spark_factory.get()
+    # scores as float32, as the scores table stores them
+    as_float = [(*r[:4], None if r[4] is None else float(np.float32(r[4])), *r[5:]) for r in all_rows]
+    expected = aggregate_domains(as_float, d.min_fraction, d.min_pages, d.top_prefixes, d.examples,
+                                 d.max_prefixes)
+    pages = [r for r in as_float if r[0]]  # jobs.loop.domain_rows leaves out pages without a domain
+    totals, flagged = domain_stats(spark.createDataFrame(pages, schema).repartition(3), settings)
+    got_totals = sorted((r["domain"], r["pages"], r["recalled"], r["matched"], r["flagged"])
+                        for r in totals.collect())
+    assert got_totals == [(s.domain, s.pages, s.recalled, s.matched, s.flagged) for s in expected]
+    want = [s for s in expected if s.flagged]
+    assert {s.domain for s in want} >= {BOOK, "tricky.example.org"} and len(want) > 10
+    assert sorted(flagged, key=lambda s: s.domain) == want
 
 
 # --- table and queue ------------------------------------------------------------------------------
