@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs.common import write_json_atomic
-from pipeline.config import ConfigError, Settings
+from pipeline.config import ConfigError, Settings, UserError
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +71,33 @@ def _prompted(problems: list[dict], template: str) -> list[dict]:
     ]
 
 
+def read_problems(path: str) -> list[dict]:
+    """The problems of a GSM8K/MATH-style JSONL file; a malformed file is one UserError line naming the
+    file and line (read_problems' ValueError is a traceback otherwise), and so is a file with none."""
+    from pipeline.train.evaluate import read_problems as read
+
+    try:
+        problems = read(path)
+    except UnicodeDecodeError:  # raised while reading lines, so it names no line: find it
+        raise UserError(f"{path}:{_first_undecodable_line(path)}: not UTF-8 text") from None
+    except ValueError as exc:  # its message is already "FILE:LINE: what is wrong"
+        raise UserError(str(exc)) from None
+    if not problems:
+        raise UserError(f"{path}: no problems (an empty JSONL file)")
+    return problems
+
+
+def _first_undecodable_line(path: str) -> int:
+    with open(path, "rb") as f:
+        for line_no, raw in enumerate(f, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return line_no
+    return 0
+
+
 def evaluate(settings: Settings, model_dir: str, problems_path: str) -> dict[str, Any]:
-    from pipeline.train.evaluate import read_problems
     from pipeline.train.generate import evaluate_model
 
     e = settings.evaluate
@@ -96,23 +121,28 @@ def evaluate(settings: Settings, model_dir: str, problems_path: str) -> dict[str
 
 def grpo(settings: Settings, model_dir: str, problems_path: str, out_dir: str) -> dict[str, Any]:
     from pipeline.train.cpt import progress_line
-    from pipeline.train.evaluate import is_correct, read_problems
-    from pipeline.train.grpo import train_grpo
+    from pipeline.train.evaluate import is_correct
+    from pipeline.train.grpo import GRPOTrainer
     from pipeline.train.reward import make_reward_model, verifier_reward
 
     problems = _prompted(read_problems(problems_path), settings.evaluate.prompt_template)
     model, tokenizer = load_policy(model_dir)
     # Iterative RL retrains a reward model between iterations; with one iteration the verifier rewards.
-    reward_model = (
-        make_reward_model(tokenizer, seed=settings.grpo.seed) if settings.grpo.iterations > 1 else None
-    )
-    history = train_grpo(
+    # Process supervision scores steps with the process reward model GRPOTrainer builds and trains itself
+    # (the verifier labels its steps), so an outcome reward model would be trained and never read.
+    outcome_rm = settings.grpo.rl_iterations > 1 and settings.grpo.supervision == "outcome"
+    reward_model = make_reward_model(tokenizer, seed=settings.grpo.seed) if outcome_rm else None
+    trainer = GRPOTrainer(
         model, tokenizer, problems, verifier_reward(is_correct), settings.grpo, reward_model=reward_model,
-        log=lambda line: progress_line(f"train grpo: {line}"),
+        log=lambda line: progress_line(f"train grpo: {line}"), output_dir=out_dir,
     )
+    history = trainer.train()
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
+    if trainer.prm is not None:  # the trained PRM, loadable with AutoModelForTokenClassification
+        trainer.prm.model.save_pretrained(Path(out_dir) / "prm")
+        tokenizer.save_pretrained(Path(out_dir) / "prm")
     write_json_atomic(Path(out_dir) / "grpo_history.json", history)
     return history
 
@@ -143,19 +173,25 @@ def demo(settings: Settings, out_dir: str) -> dict[str, Any]:
     from pipeline.train.synthetic import arithmetic_problems, write_arithmetic_shards
 
     d = settings.demo
+    if d.n_embd % d.n_head:  # Llama splits the width into equal heads; say so before any work is done
+        raise ConfigError(f"demo.n_embd {d.n_embd} is not a multiple of demo.n_head {d.n_head}")
     _torch_threads(d.threads)
     started = time.monotonic()
     out = Path(out_dir)
     shards, tokenizer_dir = out / "shards", out / "tokenizer"
     if not (shards / "manifest.json").exists():
         made = write_arithmetic_shards(
-            str(shards), str(tokenizer_dir), d.train_docs, d.seed, shard_docs=10_000
+            str(shards), str(tokenizer_dir), d.train_docs, d.seed, shard_docs=10_000, vocab_size=d.vocab_size
         )
         print(
             f"demo: {made['rows']} synthetic documents, {made['tokens']:,} tokens in {made['shards']} shards"
         )
     cfg = replace(
         settings.cpt,
+        model="",  # the demo always builds its own Llama, of the demo's shape
+        n_layer=d.n_layer,
+        n_embd=d.n_embd,
+        n_head=d.n_head,
         seq_len=128,
         micro_batch=16,
         grad_accum=1,
@@ -164,7 +200,7 @@ def demo(settings: Settings, out_dir: str) -> dict[str, Any]:
         max_steps=d.cpt_steps,
         max_tokens=0,
         save_every=max(1, d.cpt_steps // 2),
-        log_every=100,
+        logging_steps=100,
         seed=d.seed,
     )
     result = train_cpt(cfg, [(str(shards), 1.0)], str(out / "cpt"), str(tokenizer_dir), resume=True,
@@ -180,6 +216,9 @@ def demo(settings: Settings, out_dir: str) -> dict[str, Any]:
 
     held_out = prompted(arithmetic_problems(d.eval_problems, d.seed, split="test"))
     questions = prompted(arithmetic_problems(d.rl_problems, d.seed, split="train"))
+    # GRPO's questions are measured on (at most) as many of the pool as there are held-out ones: a pool of
+    # thousands would cost more to evaluate than to train on, and the draw is random, so a prefix is a sample
+    seen = questions[: d.eval_problems]
     ks = sorted({1, d.eval_samples})
 
     def measure() -> dict[str, Any]:
@@ -190,29 +229,32 @@ def demo(settings: Settings, out_dir: str) -> dict[str, Any]:
                 problems,
                 d.eval_samples,
                 ks,
-                temperature=1.0,
+                temperature=d.temperature,
                 max_new_tokens=d.max_new_tokens,
                 seed=d.seed,
                 postprocess=_demo_trim,
                 check=_demo_check,
             )
-            for name, problems in (("rl_questions", questions), ("held_out", held_out))
+            for name, problems in (("rl_questions", seen), ("held_out", held_out))
         }
 
     before = measure()
     grpo_cfg = replace(
         settings.grpo,
-        group_size=d.group_size,
+        num_generations=d.group_size,
         questions_per_step=d.questions_per_step,
         steps_per_iteration=d.grpo_steps,
-        iterations=1,
-        lr=d.grpo_lr,
+        rl_iterations=1,
+        learning_rate=d.grpo_lr,
         beta=d.beta,
-        max_new_tokens=d.max_new_tokens,
+        temperature=d.temperature,  # RL sharpens the distribution it is measured on
+        num_iterations=d.num_iterations,
+        dynamic_sampling=d.dynamic_sampling,
+        max_completion_length=d.max_new_tokens,
         micro_batch=64,
         rollout_questions=d.questions_per_step,
         seed=d.seed,
-        log_every=10,
+        logging_steps=10,
     )
     rl_started = time.monotonic()
     history = train_grpo(
@@ -234,6 +276,7 @@ def demo(settings: Settings, out_dir: str) -> dict[str, Any]:
         "cpt": {k: v for k, v in result.items() if k != "history"},
         "grpo": {
             "steps": len(rewards),
+            "question_pool": len(questions),
             "seconds": round(rl_seconds, 1),
             "train_reward_first_5": rewards[:5],
             "train_reward_last_5": rewards[-5:],
@@ -253,12 +296,13 @@ def print_demo(summary: dict[str, Any]) -> None:
     for name, title in (("rl_questions", "GRPO's questions"), ("held_out", "held-out questions")):
         before, after = summary["before"][name], summary["after"][name]
         keys = [k for k in before if k.startswith(("greedy", "mean_reward", "maj@", "pass@"))]
-        print(f"\n{title + ' (' + str(before['n_problems']) + ')':<28}{'after CPT':>11}{'after GRPO':>12}")
+        print(f"\n{title + ' (' + str(before['n_problems']) + ')':<28}{'after CPT':>11}{'after GRPO':>12}"
+              f"{'change':>9}")
         for key in keys:
-            print(f"  {key:<26}{before[key]:>11.3f}{after[key]:>12.3f}")
+            print(f"  {key:<26}{before[key]:>11.3f}{after[key]:>12.3f}{after[key] - before[key]:>+9.3f}")
     g = summary["grpo"]
     print(
-        f"GRPO: {g['steps']} steps in {g['seconds']} s; "
+        f"GRPO: {g['steps']} steps in {g['seconds']} s on a pool of {g['question_pool']} questions; "
         f"training reward first steps {g['train_reward_first_5']}, "
         f"last steps {g['train_reward_last_5']}"
     )

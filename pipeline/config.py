@@ -100,6 +100,8 @@ class DedupSettings:
     threshold: float = 0.8  # target Jaccard; bands x rows are chosen for it ...
     bands: int = 0  # ... unless both are set here (0: choose)
     rows: int = 0
+    band_rule: str = "recall"  # recall (max_miss at the threshold) | balanced (datasketch's weights)
+    max_miss: float = 0.01
     false_positive_weight: float = 0.5
     false_negative_weight: float = 0.5
     verify: bool = True  # keep a candidate pair only if its signature similarity >= threshold
@@ -224,8 +226,26 @@ _CHOICES = {
     "extract.trafilatura_favor": {"balanced", "precision", "recall"},
     "ingest.parquet_compression": {"zstd", "snappy", "gzip", "none"},
     "dedup.hash": {"xxh32", "sha1"},
+    "dedup.band_rule": {"recall", "balanced"},
     "recall.rule": {"threshold", "top_pages", "top_tokens"},
     "grpo.supervision": {"outcome", "process"},
+    "grpo.scale_rewards": {"group", "batch", "none"},
+    "grpo.loss_type": {"grpo", "dr_grpo", "dapo", "bnpo"},
+    "grpo.report_to": {"none", "tensorboard"},
+    "cpt.report_to": {"none", "tensorboard"},
+}
+
+# Keys renamed to TRL's GRPOConfig names (issue 15): an old key in a file or a `--set` is one error
+# naming the new key, rather than "unknown key" and a list the user has to search.
+RENAMED: dict[str, str] = {
+    "grpo.group_size": "grpo.num_generations",
+    "grpo.clip_eps": "grpo.epsilon",
+    "grpo.mu": "grpo.num_iterations",
+    "grpo.iterations": "grpo.rl_iterations",
+    "grpo.max_new_tokens": "grpo.max_completion_length",
+    "grpo.lr": "grpo.learning_rate",
+    "grpo.log_every": "grpo.logging_steps",
+    "cpt.log_every": "cpt.logging_steps",
 }
 
 
@@ -301,6 +321,7 @@ RANGES: dict[str, Range] = {
     "dedup.threshold": Range(0, 1, lo_open=True),  # a Jaccard similarity; 0 makes every pair a duplicate
     "dedup.bands": Range(0, 4096),  # 0 (with rows 0): chosen for the threshold; see _RELATIONS
     "dedup.rows": Range(0, 4096),
+    "dedup.max_miss": Range(0, 1, lo_open=True),  # 0 would need infinitely many bands
     "dedup.false_positive_weight": _FRACTION,
     "dedup.false_negative_weight": _FRACTION,
     "dedup.max_iterations": Range(1, 10_000),
@@ -364,26 +385,35 @@ RANGES: dict[str, Range] = {
     "cpt.grad_clip": Range(0),  # 0: no clipping
     "cpt.seed": _SEED,
     "cpt.save_every": _COUNT,  # 0: only the final model
-    "cpt.log_every": _COUNT,
-    "grpo.group_size": Range(2, 65_536),  # advantages are relative to the group: one output has none
+    "cpt.logging_steps": _COUNT,
+    "grpo.num_generations": Range(2, 65_536),  # advantages are relative to the group: one output has none
     "grpo.questions_per_step": _BATCH,
     "grpo.steps_per_iteration": _POSITIVE_INT,
-    "grpo.iterations": Range(1, 1000),
-    "grpo.lr": _LR,
+    "grpo.rl_iterations": Range(1, 1000),
+    "grpo.learning_rate": _LR,
     "grpo.beta": Range(0, 100),
-    "grpo.clip_eps": Range(0, 1, lo_open=True),  # 0 freezes the policy, > 1 makes 1 - eps negative
-    "grpo.mu": Range(1, 100),
-    "grpo.max_new_tokens": _TOKENS,
+    "grpo.epsilon": Range(0, 1, lo_open=True),  # 0 freezes the policy, > 1 makes 1 - eps negative
+    "grpo.epsilon_high": Range(0, 10, lo_open=True),  # null: = epsilon; DAPO's clip-higher uses 0.28
+    "grpo.num_iterations": Range(1, 100),
+    "grpo.max_completion_length": _TOKENS,
     "grpo.temperature": Range(0, 10, lo_open=True),  # log-probs are divided by it
+    "grpo.top_p": Range(0, 1, lo_open=True),  # 0 would keep no token at all
+    "grpo.max_resample_rounds": Range(0, 1000),  # 0: dynamic sampling only drops groups
     "grpo.replay_share": _FRACTION,
     "grpo.rm_lr": _LR,
     "grpo.rm_epochs": Range(1, 1000),
     "grpo.rm_batch_size": _BATCH,
+    "grpo.prm_lr": _LR,
+    "grpo.prm_epochs": Range(1, 1000),
+    "grpo.prm_batch_size": _BATCH,
+    "grpo.prm_solutions_per_question": _BATCH,
+    "grpo.prm_completions": Range(1, 1024),  # each step prefix costs this many sampled continuations
+    "grpo.prm_min_share": _FRACTION,  # a share of the continuations
     "grpo.rollout_questions": _BATCH,
     "grpo.micro_batch": _BATCH,
     "grpo.max_grad_norm": _POSITIVE,  # clipping to 0 would zero every gradient
     "grpo.seed": _SEED,
-    "grpo.log_every": _COUNT,  # 0: the first and last steps only
+    "grpo.logging_steps": _COUNT,  # 0: the first and last steps only
     "evaluate.n_samples": Range(1, 100_000),
     "evaluate.ks": Range(1, 100_000),  # each; none above n_samples (see _RELATIONS)
     "evaluate.temperature": Range(0, 10, lo_open=True),
@@ -392,6 +422,10 @@ RANGES: dict[str, Range] = {
     "evaluate.limit": _COUNT,  # 0: all problems
     "demo.seed": _SEED,
     "demo.train_docs": _POSITIVE_INT,
+    "demo.vocab_size": Range(258, 1_000_000),  # the 256 bytes and 2 special tokens
+    "demo.n_layer": Range(1, 1024),
+    "demo.n_embd": Range(1, 65_536),
+    "demo.n_head": Range(1, 1024),
     "demo.cpt_steps": _POSITIVE_INT,
     "demo.cpt_lr": _LR,
     "demo.rl_problems": _POSITIVE_INT,
@@ -401,7 +435,9 @@ RANGES: dict[str, Range] = {
     "demo.questions_per_step": _BATCH,
     "demo.grpo_lr": _LR,
     "demo.beta": Range(0, 100),
+    "demo.num_iterations": Range(1, 100),
     "demo.max_new_tokens": _TOKENS,
+    "demo.temperature": Range(0, 10, lo_open=True),  # log-probs are divided by it
     "demo.eval_samples": Range(1, 100_000),
     "demo.threads": Range(0, 1024),  # 0: torch's default
 }
@@ -426,6 +462,10 @@ _RELATIONS: list[tuple[tuple[str, ...], Callable[[Settings], bool], str]] = [
      "cpt.n_embd must be a multiple of cpt.n_head (a from-scratch model splits it into heads)"),
     (("cpt.decay_at", "cpt.decay_to"), lambda s: len(s.cpt.decay_at) == len(s.cpt.decay_to),
      "cpt.decay_at and cpt.decay_to must be lists of the same length"),
+    # Dr. GRPO is both a constant per-output normaliser and no std scaling (pipeline/train/grpo.py)
+    (("grpo.loss_type", "grpo.scale_rewards"),
+     lambda s: s.grpo.loss_type != "dr_grpo" or s.grpo.scale_rewards == "none",
+     "grpo.loss_type dr_grpo is Dr. GRPO, which also drops the std scaling: set grpo.scale_rewards: none"),
     (("evaluate.ks", "evaluate.n_samples"), lambda s: max(s.evaluate.ks, default=0) <= s.evaluate.n_samples,
      "every evaluate.ks must be at most evaluate.n_samples (pass@k draws k of the n samples)"),
 ]
@@ -484,6 +524,9 @@ def _build(cls: type, data: dict[str, Any], prefix: str = "") -> Any:
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     for key in data:
+        if key not in names and (new := RENAMED.get(prefix + key)):
+            raise ConfigError(f"{prefix}{key} is now {new} (TRL's GRPOConfig name): use {new}",
+                              f"{prefix}{key}")
         if key not in names:
             raise ConfigError(f"unknown config key '{prefix}{key}' (known: {', '.join(sorted(names))})",
                               f"{prefix}{key}")
@@ -528,7 +571,10 @@ def _value_at(settings: Settings, key: str) -> Any:
 
 def check_value(key: str, value: Any, name: str = "") -> None:
     """Raise ConfigError unless `value` (each item, for a list) is in the range RANGES[key] declares;
-    the message calls the value `name` (default: the key), e.g. '--iterations'."""
+    the message calls the value `name` (default: the key), e.g. '--iterations'. None passes: only an
+    optional knob can hold it (the types are checked first), and there it means "derived" (epsilon_high)."""
+    if value is None:
+        return
     allowed = RANGES[key]
     items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
     for index, item in items:

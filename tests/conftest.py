@@ -32,6 +32,20 @@ def settings() -> Settings:
     return load_settings(None, ["extract.timeout_s=20", "ingest.log_every_s=600"])
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One intra-op torch thread for a module of tiny-model tests: they gain nothing from more, and on a
+    shared 2-core box OpenMP waiting on a core another process holds makes every op many times slower
+    (the CPU kernels are deterministic for a fixed thread count too). Use with
+    `pytestmark = pytest.mark.usefixtures("one_torch_thread")`."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def spark_factory():
     from pipeline.spark import SessionFactory

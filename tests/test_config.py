@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from jobs.cli import main
-from pipeline.config import DEFAULT_CONF, ConfigError, Range, Settings, load_settings
+from pipeline.config import DEFAULT_CONF, RENAMED, ConfigError, Range, Settings, load_settings
 
 
 def _keys(obj, prefix=""):
@@ -113,3 +113,43 @@ def test_unreadable_config_files_are_one_line(tmp_path):
     assert "\n" not in str(info.value)
     with pytest.raises(ConfigError, match=r"cannot read config"):
         load_settings(tmp_path)  # a folder
+
+
+@pytest.mark.parametrize(("old", "new"), sorted(RENAMED.items()))
+def test_an_old_training_key_names_its_new_name(tmp_path, old, new):
+    """The keys renamed to TRL's GRPOConfig names (issue 15): a `--set` or a config file with the old key
+    is one ConfigError naming the new key, not "unknown key" and a list to search."""
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, [f"{old}=1"])
+    assert str(info.value) == f"--set {old}=1: {old} is now {new} (TRL's GRPOConfig name): use {new}"
+    assert info.value.exit_code == 2
+    section, leaf = old.split(".")
+    conf = tmp_path / "old.yaml"
+    conf.write_text(f"{section}:\n  {leaf}: 1\n")
+    with pytest.raises(ConfigError, match=f"^{conf}: {old} is now {new} "):
+        load_settings(conf)
+
+
+def test_cli_refuses_an_old_training_key_in_one_line(capsys):
+    assert main(["train", "eval", "--model", "m", "--problems", "p", "--set", "grpo.group_size=8"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["mathmine: error: --set grpo.group_size=8: grpo.group_size is now grpo.num_generations "
+                   "(TRL's GRPOConfig name): use grpo.num_generations"]
+
+
+def test_grpo_choices_and_the_dr_grpo_relation():
+    s = load_settings(None, ["grpo.loss_type=dapo", "grpo.scale_rewards=batch", "grpo.epsilon_high=0.28",
+                             "grpo.report_to=tensorboard"])
+    assert (s.grpo.loss_type, s.grpo.scale_rewards, s.grpo.epsilon_high, s.grpo.report_to) == (
+        "dapo", "batch", 0.28, "tensorboard")
+    assert load_settings().grpo.epsilon_high is None  # null: the same as epsilon
+    for override, message in [("grpo.loss_type=sum", "grpo.loss_type: expected one of bnpo | dapo | dr_grpo | grpo"),
+                              ("grpo.scale_rewards=std", "grpo.scale_rewards: expected one of batch | group | none"),
+                              ("grpo.report_to=wandb", "grpo.report_to: expected one of none | tensorboard"),
+                              ("cpt.report_to=wandb", "cpt.report_to: expected one of none | tensorboard"),
+                              ("grpo.epsilon_high=0", "grpo.epsilon_high must be a number in (0, 10], got 0.0")]:
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            load_settings(None, [override])
+    with pytest.raises(ConfigError, match=r"also drops the std scaling: set grpo\.scale_rewards: none"):
+        load_settings(None, ["grpo.loss_type=dr_grpo"])
+    assert load_settings(None, ["grpo.loss_type=dr_grpo", "grpo.scale_rewards=none"]).grpo.loss_type == "dr_grpo"

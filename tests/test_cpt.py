@@ -26,14 +26,7 @@ from tests.conftest import ROOT  # noqa: E402
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: on a busy 2-core machine two threads run up to 10x slower (spinning), and
-    the CPU kernels are deterministic for a fixed thread count."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +147,7 @@ def _load_params(folder: str) -> dict[str, torch.Tensor]:
 
 def test_cpt_resume_is_exact_and_lr_follows_the_paper_schedule(arith, tmp_path):
     cfg = CPTConfig(n_layer=2, n_embd=64, n_head=4, seq_len=64, micro_batch=4, grad_accum=2, lr=2e-3,
-                    warmup_steps=4, max_steps=20, save_every=10, log_every=1, device="cpu", seed=5)
+                    warmup_steps=4, max_steps=20, save_every=10, logging_steps=1, device="cpu", seed=5)
     corpora = [(arith["train"], 0.8), (arith["small"], 0.2)]
     whole = train_cpt(cfg, corpora, str(tmp_path / "whole"), arith["tok"], log=lambda _: None)
     assert whole["step"] == 20 and whole["resumed_from"] is None and len(whole["history"]) == 20
@@ -238,7 +231,7 @@ def test_cpt_learns_the_synthetic_task(arith, tmp_path):
     from transformers import AutoModelForCausalLM
 
     cfg = CPTConfig(n_layer=2, n_embd=64, n_head=4, seq_len=128, micro_batch=16, lr=5e-3, warmup_steps=50,
-                    max_steps=500, save_every=0, log_every=100, device="cpu")
+                    max_steps=500, save_every=0, logging_steps=100, device="cpu")
     _, info = load_tokenizer(arith["tok"])
     before = _heldout_loss(build_model(cfg, info), arith["test"])
     result = train_cpt(cfg, [(arith["train"], 1.0)], str(tmp_path / "run"), arith["tok"], log=print)
@@ -255,9 +248,9 @@ def test_cpt_learns_the_synthetic_task(arith, tmp_path):
 
 def test_cpt_prints_loss_lines_when_output_is_not_a_terminal(arith, tmp_path, capsys):
     """Captured output (not a tty: no tqdm bar): the default log still prints a loss and tok/s line after
-    the first step, every log_every steps and after the last, on stderr, as they happen."""
+    the first step, every logging_steps steps and after the last, on stderr, as they happen."""
     cfg = CPTConfig(n_layer=1, n_embd=32, n_head=2, seq_len=32, micro_batch=2, warmup_steps=1, max_steps=7,
-                    save_every=0, log_every=3, device="cpu")
+                    save_every=0, logging_steps=3, device="cpu")
     assert not sys.stderr.isatty() and not sys.stdout.isatty()
     result = train_cpt(cfg, [(arith["small"], 1.0)], str(tmp_path / "run"), arith["tok"])
     captured = capsys.readouterr()
@@ -271,3 +264,52 @@ def test_cpt_prints_loss_lines_when_output_is_not_a_terminal(arith, tmp_path, ca
     # no step bar off a terminal (transformers' save_pretrained shows its own "Writing model shards" bar)
     assert "step/s" not in captured.err and "s/step" not in captured.err
     assert captured.out == ""
+
+
+def test_cpt_metrics_jsonl_tensorboard_and_checkpoints_load_with_auto_model(arith, tmp_path):
+    """Each logged step is a row of OUT/metrics.jsonl (and TensorBoard scalars with report_to); a run
+    resumed from checkpoint-4 keeps the rows up to step 4 and logs the rest once; checkpoints and the
+    final folder load with AutoModelForCausalLM.from_pretrained and compute what training left."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from pipeline.train.metrics import read_metrics
+
+    report_to = "tensorboard"
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        report_to = "none"
+    cfg = CPTConfig(n_layer=1, n_embd=32, n_head=2, seq_len=32, micro_batch=2, warmup_steps=1, max_steps=7,
+                    save_every=4, logging_steps=2, device="cpu", report_to=report_to)
+    out = tmp_path / "run"
+
+    def stop_at_6(line: str) -> None:
+        if line.startswith("step 6/"):
+            raise _Interrupt  # after step 6's row was written, before the run ended
+
+    with pytest.raises(_Interrupt):
+        train_cpt(cfg, [(arith["small"], 1.0)], str(out), arith["tok"], log=stop_at_6)
+    assert [r["step"] for r in read_metrics(out)] == [1, 2, 4]  # step 6's line raised before its row
+    result = train_cpt(cfg, [(arith["small"], 1.0)], str(out), arith["tok"], log=lambda _: None)
+    rows = read_metrics(out)
+    # kept 1, 2, 4 (up to checkpoint-4), then the resumed run: its first step 5, then 6 and the last, 7
+    assert [r["step"] for r in rows] == [1, 2, 4, 5, 6, 7]
+    for row in rows:
+        assert {"step", "loss", "learning_rate", "tokens_per_second", "num_tokens"} <= set(row)
+        assert row["loss"] > 0 and row["tokens_per_second"] > 0 and row["num_tokens"] == row["step"] * 2 * 32
+    assert rows[-1]["loss"] == result["history"][-1]["loss"]
+    if report_to == "tensorboard":
+        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+        events = EventAccumulator(str(out / "runs"))
+        events.Reload()
+        assert {e.step for e in events.Scalars("train/loss")} == {1, 2, 4, 5, 6, 7}
+    logits = {}
+    for folder in (out / "checkpoint-4", out / "final"):
+        model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True).eval()
+        tok = AutoTokenizer.from_pretrained(folder, local_files_only=True)  # the tokenizer travels along
+        ids = tok("12+7=19", return_tensors="pt")["input_ids"]
+        with torch.no_grad():
+            logits[folder.name] = model(ids).logits
+        assert logits[folder.name].shape[-1] == len(tok) and torch.isfinite(logits[folder.name]).all()
+    assert not torch.equal(logits["checkpoint-4"], logits["final"])  # steps 5-7 moved the weights

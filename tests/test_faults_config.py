@@ -11,6 +11,7 @@ import math
 import os
 import subprocess
 import sys
+import types
 import typing
 from pathlib import Path
 
@@ -44,6 +45,8 @@ def _numeric_knobs(cls: type = Settings, prefix: str = "") -> dict[str, bool]:
             out.update(_numeric_knobs(tp, f"{prefix}{f.name}."))
             continue
         item = typing.get_args(tp)[0] if typing.get_origin(tp) is list else tp
+        if typing.get_origin(item) in (types.UnionType, typing.Union):  # `float | None`: an optional number
+            item = next((t for t in typing.get_args(item) if t is not type(None)), item)
         if item in (int, float):
             out[prefix + f.name] = item is int
     return out

@@ -28,14 +28,7 @@ from pipeline.train.reward import ReplayBuffer, make_reward_model, score, train_
 CHARS = "0123456789+-*/=()., \nabcdefghijklmnopqrstuvwxyz?:QA"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain nothing from intra-op threads, and on a shared 2-core box OpenMP waiting on a core
-    another process holds makes every op ~30x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def char_tokenizer():
@@ -161,7 +154,7 @@ def test_clipped_objective_by_hand():
     logp = torch.tensor([[log(0.75)], [log(0.25)], [log(0.25)], [log(0.75)]])
     old = torch.full((4, 1), log(0.5))
     adv = torch.tensor([1.0, -1.0, 1.0, -1.0])
-    loss, stats = grpo_loss(logp, old, None, adv, torch.ones(4, 1), clip_eps=0.2, beta=0.0)
+    loss, stats = grpo_loss(logp, old, None, adv, torch.ones(4, 1), epsilon=0.2, beta=0.0)
     assert loss.item() == pytest.approx(-(1.2 - 0.8 + 0.5 - 1.5) / 4)
     assert stats["clip_frac"] == pytest.approx(0.5)
     assert stats["ratio_mean"] == pytest.approx((1.5 + 0.5 + 0.5 + 1.5) / 4)
@@ -233,8 +226,8 @@ def test_left_padding_scores_like_unpadded(build):
 
 
 def small_cfg(**kw) -> GRPOConfig:
-    base = {"group_size": 4, "questions_per_step": 2, "steps_per_iteration": 2, "max_new_tokens": 10,
-            "lr": 1e-3, "micro_batch": 3, "rollout_questions": 2, "seed": 0}
+    base = {"num_generations": 4, "questions_per_step": 2, "steps_per_iteration": 2, "max_completion_length": 10,
+            "learning_rate": 1e-3, "micro_batch": 3, "rollout_questions": 2, "seed": 0}
     return GRPOConfig(**{**base, **kw})
 
 
@@ -248,11 +241,11 @@ def same(a, b) -> bool:
 
 def test_mu_one_ratio_is_exactly_one_and_mu_two_moves_it():
     tok = char_tokenizer()
-    trainer = GRPOTrainer(tiny_llama(tok), tok, QUESTIONS, digit_share, small_cfg(mu=1), log=lambda s: None)
+    trainer = GRPOTrainer(tiny_llama(tok), tok, QUESTIONS, digit_share, small_cfg(num_iterations=1), log=lambda s: None)
     trainer.start_iteration()
     out = trainer.step()
     assert len(out["inner"]) == 1 and out["inner"][0]["ratio_mean"] == 1.0 and out["clip_frac"] == 0.0
-    trainer = GRPOTrainer(tiny_llama(tok), tok, QUESTIONS, digit_share, small_cfg(mu=2), log=lambda s: None)
+    trainer = GRPOTrainer(tiny_llama(tok), tok, QUESTIONS, digit_share, small_cfg(num_iterations=2), log=lambda s: None)
     trainer.start_iteration()
     inner = trainer.step()["inner"]
     assert inner[0]["ratio_mean"] == 1.0
@@ -289,7 +282,7 @@ def test_train_grpo_two_iterations_with_reward_model():
     start = params(policy)
     rm = make_reward_model(tok, hidden=32, layers=1)
     lines = []
-    cfg = small_cfg(iterations=3, steps_per_iteration=1, rm_lr=1e-3)
+    cfg = small_cfg(rl_iterations=3, steps_per_iteration=1, rm_lr=1e-3)
     history = train_grpo(policy, tok, QUESTIONS, digit_share, cfg, log=lines.append, reward_model=rm)
     assert [s["iteration"] for s in history["steps"]] == [0, 1, 2]
     assert all(math.isfinite(s["loss"]) for s in history["steps"])
@@ -318,7 +311,7 @@ def test_process_supervision_step():
         seen.append(steps)
         return [float(any(c.isdigit() for c in s)) for s in steps]
 
-    cfg = small_cfg(supervision="process", steps_per_iteration=1, max_new_tokens=16)
+    cfg = small_cfg(supervision="process", steps_per_iteration=1, max_completion_length=16)
     history = train_grpo(tiny_llama(tok), tok, QUESTIONS, digit_share, cfg, log=lambda s: None,
                          step_reward_fn=step_reward)
     assert math.isfinite(history["steps"][0]["loss"])
@@ -365,7 +358,8 @@ def test_grpo_raises_a_toy_reward():
     """End to end sign check: 20 steps push the share of digits in completions up; the KL to the reference
     grows within an iteration and is exactly 0 again at the first step of the next (reference reset)."""
     tok = char_tokenizer()
-    cfg = small_cfg(group_size=8, steps_per_iteration=10, iterations=2, max_new_tokens=12, lr=3e-3, micro_batch=16)
+    cfg = small_cfg(num_generations=8, steps_per_iteration=10, rl_iterations=2, max_completion_length=12,
+                    learning_rate=3e-3, micro_batch=16)
     steps = train_grpo(tiny_llama(tok), tok, QUESTIONS, digit_share, cfg, log=lambda s: None)["steps"]
     rewards = [s["reward_mean"] for s in steps]
     assert np.mean(rewards[-5:]) > np.mean(rewards[:5]) + 0.1, rewards  # measured: 0.22 -> 0.42

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from pipeline.tokenize import TokenizerInfo, load_tokenizer
 from pipeline.train.data import DataState, MixtureReader
+from pipeline.train.metrics import MetricsLog
 from pipeline.train.settings import CPTConfig
 
 _CHECKPOINT = re.compile(r"checkpoint-(\d+)")
@@ -139,8 +140,10 @@ def train_cpt(cfg: CPTConfig, data_corpora: Sequence[tuple[str, float]], out_dir
     "tokens_per_s"}.
 
     `log` gets a line `step S/T loss L lr R tok/s N` after the first step of the call, every
-    `cfg.log_every` steps and after the last, whether or not a terminal shows the tqdm bar (the bar
-    only appears on a terminal's stderr); tok/s is measured since the previous line."""
+    `cfg.logging_steps` steps and after the last, whether or not a terminal shows the tqdm bar (the bar
+    only appears on a terminal's stderr); tok/s is measured since the previous line. Each such step is
+    also a row of out_dir/metrics.jsonl (step, loss, learning_rate, tokens_per_second, num_tokens; a
+    resumed run keeps the rows up to its checkpoint), and TensorBoard scalars with report_to tensorboard."""
     device = torch.device(cfg.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     use_bf16 = cfg.bf16 and device.type == "cuda" and torch.cuda.is_bf16_supported()
     if device.type == "cuda":
@@ -154,6 +157,12 @@ def train_cpt(cfg: CPTConfig, data_corpora: Sequence[tuple[str, float]], out_dir
         shutil.rmtree(stale, ignore_errors=True)
 
     checkpoint = latest_checkpoint(out_dir) if resume else None
+    resume_step = None
+    if checkpoint is not None:  # the metrics rows to keep: the step is in the folder's name
+        match = _CHECKPOINT.fullmatch(Path(checkpoint).name)
+        resume_step = int(match.group(1)) if match else 0
+    # before the model is built: a missing tensorboard (report_to) fails in a second, not after loading
+    metrics = MetricsLog(out, cfg.report_to, key="cpt.report_to", resume_step=resume_step)
     model = build_model(cfg if checkpoint is None else replace(cfg, model=checkpoint), info)
     model.to(device)
     optimizer = _optimizer(model, cfg, device)
@@ -210,16 +219,19 @@ def train_cpt(cfg: CPTConfig, data_corpora: Sequence[tuple[str, float]], out_dir
             bar.update(1)
             step_tps = cfg.tokens_per_step() / max(time.perf_counter() - step_started, 1e-9)
             bar.set_postfix(loss=f"{history[-1]['loss']:.4f}", lr=f"{lr:.2e}", tok_s=f"{step_tps:,.0f}")
-        if (cfg.log_every > 0 and step % cfg.log_every == 0) or step in (first_step + 1, total):
+        if (cfg.logging_steps > 0 and step % cfg.logging_steps == 0) or step in (first_step + 1, total):
             now = time.perf_counter()
             tps = (step - last_step) * cfg.tokens_per_step() / max(now - last_time, 1e-9)
             last_time, last_step = now, step
             _log_line(bar, log, f"step {step}/{total} loss {history[-1]['loss']:.4f} lr {lr:.3e} "
                                 f"tok/s {tps:,.0f}")
+            metrics.log({"step": step, "loss": history[-1]["loss"], "learning_rate": lr,
+                         "tokens_per_second": tps, "num_tokens": step * cfg.tokens_per_step()})
         if cfg.save_every > 0 and step % cfg.save_every == 0:
             save(out / f"checkpoint-{step}", with_state=True)
     if bar is not None:
         bar.close()
+    metrics.close()
     save(out / "final", with_state=False)
     seconds = time.perf_counter() - started
     return {"final_dir": str(out / "final"), "step": step, "tokens": step * cfg.tokens_per_step(),

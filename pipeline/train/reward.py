@@ -26,17 +26,26 @@ def verifier_reward(check: Callable[[str, str], bool],
     return reward
 
 
+def tiny_gpt2_config(tokenizer: Any, hidden: int = 64, layers: int = 2, heads: int = 2,
+                     max_positions: int = 1024) -> Any:
+    """The config of the small GPT-2 reward models (outcome and process) over the policy's tokenizer:
+    one output logit."""
+    from transformers import GPT2Config
+
+    return GPT2Config(vocab_size=len(tokenizer), n_embd=hidden, n_layer=layers, n_head=heads,
+                      n_positions=max_positions, num_labels=1, pad_token_id=tokenizer.pad_token_id,
+                      bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id)
+
+
 def make_reward_model(tokenizer: Any, hidden: int = 64, layers: int = 2, heads: int = 2,
                       max_positions: int = 1024, seed: int = 0) -> Any:
     """A tiny randomly initialised GPT-2 sequence classifier (one logit) over the policy's tokenizer, for
     the demo and tests; any AutoModelForSequenceClassification with num_labels=1 works the same."""
-    from transformers import AutoModelForSequenceClassification, GPT2Config
+    from transformers import AutoModelForSequenceClassification
 
     torch.manual_seed(seed)
-    config = GPT2Config(vocab_size=len(tokenizer), n_embd=hidden, n_layer=layers, n_head=heads,
-                        n_positions=max_positions, num_labels=1, pad_token_id=tokenizer.pad_token_id,
-                        bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id)
-    return AutoModelForSequenceClassification.from_config(config)
+    return AutoModelForSequenceClassification.from_config(
+        tiny_gpt2_config(tokenizer, hidden, layers, heads, max_positions))
 
 
 class ReplayBuffer:

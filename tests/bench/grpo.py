@@ -49,8 +49,8 @@ def max_rss_mb() -> float:
 
 def cfg_of(args: argparse.Namespace) -> GRPOConfig:
     batch = args.group * args.questions
-    return GRPOConfig(group_size=args.group, questions_per_step=args.questions, steps_per_iteration=args.steps,
-                      max_new_tokens=args.new_tokens, micro_batch=batch, rollout_questions=args.questions,
+    return GRPOConfig(num_generations=args.group, questions_per_step=args.questions, steps_per_iteration=args.steps,
+                      max_completion_length=args.new_tokens, micro_batch=batch, rollout_questions=args.questions,
                       seed=0)
 
 
@@ -133,8 +133,8 @@ def ppo_updates(work: Path, args: argparse.Namespace) -> list[float]:
     batch = torch.load(work / "batch.pt", weights_only=False)
     trainer = GRPOTrainer(policy, tok, QUESTIONS, digit_share, cfg, log=lambda s: None)  # for micro_batches
     trainer.ref = ref
-    popt = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=0.0)
-    vopt = torch.optim.AdamW(value.parameters(), lr=cfg.lr, weight_decay=0.0)
+    popt = torch.optim.AdamW(policy.parameters(), lr=cfg.learning_rate, weight_decay=0.0)
+    vopt = torch.optim.AdamW(value.parameters(), lr=cfg.learning_rate, weight_decay=0.0)
     times = []
     for _ in range(args.repeat + 1):
         t0 = time.perf_counter()
@@ -160,7 +160,7 @@ def ppo_updates(work: Path, args: argparse.Namespace) -> list[float]:
                 std = (((adv - mean) * mask) ** 2).sum().div(mask.sum()).sqrt()
                 adv = (adv - mean) / (std + 1e-8) * mask
             ratio = torch.exp(logp - old_logp)
-            pg = -torch.min(ratio * adv, ratio.clamp(1 - cfg.clip_eps, 1 + cfg.clip_eps) * adv)
+            pg = -torch.min(ratio * adv, ratio.clamp(1 - cfg.epsilon, 1 + cfg.epsilon) * adv)
             v = values_of(value, mb)
             v_clipped = old_values + (v - old_values).clamp(-0.2, 0.2)
             vf = 0.5 * torch.max((v - returns) ** 2, (v_clipped - returns) ** 2)
@@ -209,9 +209,10 @@ def trl_steps(work: Path, args: argparse.Namespace) -> list[float]:
 
     cuda = device().type == "cuda"
     targs = TRLConfig(
-        output_dir=str(work / "trl"), per_device_train_batch_size=ours.group_size * ours.questions_per_step,
-        num_generations=ours.group_size, max_completion_length=ours.max_new_tokens, learning_rate=ours.lr,
-        beta=ours.beta, epsilon=ours.clip_eps, num_iterations=ours.mu, temperature=ours.temperature, top_k=0,
+        output_dir=str(work / "trl"), per_device_train_batch_size=ours.num_generations * ours.questions_per_step,
+        num_generations=ours.num_generations, max_completion_length=ours.max_completion_length,
+        learning_rate=ours.learning_rate,
+        beta=ours.beta, epsilon=ours.epsilon, num_iterations=ours.num_iterations, temperature=ours.temperature, top_k=0,
         top_p=1.0, loss_type="grpo", scale_rewards="group", disable_dropout=True, max_grad_norm=ours.max_grad_norm,
         weight_decay=0.0, lr_scheduler_type="constant", warmup_steps=0, max_steps=args.steps, logging_steps=1,
         save_strategy="no", report_to="none", use_cpu=not cuda, bf16=cuda, seed=0, dataloader_num_workers=0,
