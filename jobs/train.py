@@ -135,6 +135,7 @@ def grpo(settings: Settings, model_dir: str, problems_path: str, out_dir: str) -
     trainer = GRPOTrainer(
         model, tokenizer, problems, verifier_reward(is_correct), settings.grpo, reward_model=reward_model,
         log=lambda line: progress_line(f"train grpo: {line}"), output_dir=out_dir,
+        train_reward_model_first=True,  # it starts random: trained before RL, then after each iteration
     )
     history = trainer.train()
     Path(out_dir).mkdir(parents=True, exist_ok=True)

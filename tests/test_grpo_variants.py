@@ -437,6 +437,9 @@ def test_train_grpo_job_writes_metrics_and_a_model_auto_model_loads(tmp_path):
     with torch.no_grad():
         assert not torch.allclose(loaded(ids).logits, start(ids).logits)  # the trained weights were saved
     assert json.loads((out / "grpo_history.json").read_text())["steps"][-1]["step"] == len(history["steps"])
+    # the job's fresh reward model is trained before RL (its scores would be noise for iteration 1) and
+    # after iteration 1: two rounds, the second replaying 10% of the first's 4 examples (round(0.4) = 0)
+    assert [(r["fresh"], r["replayed"]) for r in history["reward_model"]] == [(4, 0), (4, 0)]
 
 
 @pytest.mark.parametrize(("content", "where", "what"), [

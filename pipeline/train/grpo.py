@@ -318,7 +318,7 @@ class GRPOTrainer:
     def __init__(self, policy: Any, tokenizer: Any, questions: list[dict], reward_fn: RewardFn,
                  cfg: GRPOConfig, log: Callable[[str], Any] = progress_line, *, reward_model: Any = None,
                  reward_tokenizer: Any = None, step_reward_fn: StepRewardFn | None = None,
-                 output_dir: str | Path | None = None):
+                 output_dir: str | Path | None = None, train_reward_model_first: bool = False):
         if cfg.supervision not in ("outcome", "process"):
             raise ValueError(f"supervision {cfg.supervision!r}: outcome or process")
         if cfg.loss_type not in LOSS_TYPES:
@@ -332,6 +332,9 @@ class GRPOTrainer:
         self.policy, self.tok, self.questions, self.reward_fn, self.cfg, self.log = (
             policy, tokenizer, questions, reward_fn, cfg, log)
         self.reward_model, self.step_reward_fn = reward_model, step_reward_fn
+        # a freshly initialised reward model (the CLI's) is trained before RL: its P(correct) would be
+        # noise for the whole first iteration; a trained one passed in is used as it is
+        self.train_reward_model_first = train_reward_model_first and reward_model is not None
         self.reward_tok = reward_tokenizer or tokenizer
         self.replay = rwd.ReplayBuffer(seed=cfg.seed)
         self.device = next(policy.parameters()).device
@@ -719,6 +722,8 @@ class GRPOTrainer:
         try:
             if self.prm is not None:  # a random PRM's step scores would be noise for the first iteration
                 history["process_reward_model"].append(self.retrain_process_reward_model())
+            if self.train_reward_model_first:
+                history["reward_model"].append(self.retrain_reward_model())
             for it in range(self.cfg.rl_iterations):
                 self.iteration = it
                 self.start_iteration()
@@ -738,7 +743,8 @@ class GRPOTrainer:
 def train_grpo(policy: Any, tokenizer: Any, questions: list[dict], reward_fn: RewardFn, cfg: GRPOConfig,
                log: Callable[[str], Any] = progress_line, *, reward_model: Any = None,
                reward_tokenizer: Any = None, step_reward_fn: StepRewardFn | None = None,
-               output_dir: str | Path | None = None) -> dict[str, Any]:
+               output_dir: str | Path | None = None,
+               train_reward_model_first: bool = False) -> dict[str, Any]:
     """Train `policy` in place with GRPO; returns the history: config, per-step stats, reward-model and
     process-reward-model rounds. With a reward_model, RL rewards are its P(correct) and reward_fn labels its
     training data; process supervision without a step_reward_fn trains a PRM whose labels reward_fn
@@ -746,7 +752,7 @@ def train_grpo(policy: Any, tokenizer: Any, questions: list[dict], reward_fn: Re
     TensorBoard, report_to)."""
     trainer = GRPOTrainer(policy, tokenizer, questions, reward_fn, cfg, log, reward_model=reward_model,
                           reward_tokenizer=reward_tokenizer, step_reward_fn=step_reward_fn,
-                          output_dir=output_dir)
+                          output_dir=output_dir, train_reward_model_first=train_reward_model_first)
     return trainer.train()
 
 
