@@ -110,8 +110,8 @@ def tokens_column(settings: Settings) -> Any:
     return F.ceil(F.col("text_chars") / F.lit(settings.recall.chars_per_token)).cast("long")
 
 
-def _write(df: Any, out_dir: str, settings: Settings, key: str = "id") -> None:
-    write_table(df, fs.Store(settings.storage), out_dir, settings.classify.output_parts, key)
+def _write(df: Any, out_dir: str, settings: Settings, key: str = "id", schema: Any = None) -> None:
+    write_table(df, fs.Store(settings.storage), out_dir, settings.classify.output_parts, key, schema)
 
 
 # ------------------------------------------------------------------------------------- seed
@@ -676,8 +676,7 @@ def step_domains(
              .select("domain", "pages", "recalled",
                      (F.col("recalled") / F.col("pages")).alias("recall_fraction"), "flagged",
                      F.coalesce("top_paths", F.array().cast(paths_type)).alias("top_paths")))
-    write_table(table, fs.Store(settings.storage), fs.join(folder, "domains"), settings.classify.output_parts,
-                "domain", schema=table_schema)
+    _write(table, fs.join(folder, "domains"), settings, key="domain", schema=table_schema)
     domains = totals.count()
     rows = queue_rows(flagged, settings.domains.min_prefix_pages)
     store = fs.Store(settings.storage)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs.common import write_json_atomic
-from pipeline.config import ConfigError, Settings, UserError
+from pipeline.config import ConfigError, Settings
 
 log = logging.getLogger(__name__)
 
@@ -71,33 +71,8 @@ def _prompted(problems: list[dict], template: str) -> list[dict]:
     ]
 
 
-def read_problems(path: str) -> list[dict]:
-    """The problems of a GSM8K/MATH-style JSONL file; a malformed file is one UserError line naming the
-    file and line (read_problems' ValueError is a traceback otherwise), and so is a file with none."""
-    from pipeline.train.evaluate import read_problems as read
-
-    try:
-        problems = read(path)
-    except UnicodeDecodeError:  # raised while reading lines, so it names no line: find it
-        raise UserError(f"{path}:{_first_undecodable_line(path)}: not UTF-8 text") from None
-    except ValueError as exc:  # its message is already "FILE:LINE: what is wrong"
-        raise UserError(str(exc)) from None
-    if not problems:
-        raise UserError(f"{path}: no problems (an empty JSONL file)")
-    return problems
-
-
-def _first_undecodable_line(path: str) -> int:
-    with open(path, "rb") as f:
-        for line_no, raw in enumerate(f, 1):
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError:
-                return line_no
-    return 0
-
-
 def evaluate(settings: Settings, model_dir: str, problems_path: str) -> dict[str, Any]:
+    from pipeline.train.evaluate import read_problems
     from pipeline.train.generate import evaluate_model
 
     e = settings.evaluate
@@ -121,7 +96,7 @@ def evaluate(settings: Settings, model_dir: str, problems_path: str) -> dict[str
 
 def grpo(settings: Settings, model_dir: str, problems_path: str, out_dir: str) -> dict[str, Any]:
     from pipeline.train.cpt import progress_line
-    from pipeline.train.evaluate import is_correct
+    from pipeline.train.evaluate import is_correct, read_problems
     from pipeline.train.grpo import GRPOTrainer
     from pipeline.train.reward import make_reward_model, verifier_reward
 

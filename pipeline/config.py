@@ -24,7 +24,16 @@ from typing import Any
 
 import yaml
 
-from pipeline.train.settings import CPTConfig, DemoConfig, EvalConfig, GRPOConfig
+from pipeline.train.settings import (
+    LOSS_TYPES,
+    REPORT_TO,
+    SCALE_REWARDS,
+    CPTConfig,
+    DemoConfig,
+    EvalConfig,
+    GRPOConfig,
+    dr_grpo_consistent,
+)
 
 DEFAULT_CONF = Path(__file__).resolve().parent.parent / "conf" / "default.yaml"
 
@@ -229,10 +238,10 @@ _CHOICES = {
     "dedup.band_rule": {"recall", "balanced"},
     "recall.rule": {"threshold", "top_pages", "top_tokens"},
     "grpo.supervision": {"outcome", "process"},
-    "grpo.scale_rewards": {"group", "batch", "none"},
-    "grpo.loss_type": {"grpo", "dr_grpo", "dapo", "bnpo"},
-    "grpo.report_to": {"none", "tensorboard"},
-    "cpt.report_to": {"none", "tensorboard"},
+    "grpo.scale_rewards": set(SCALE_REWARDS),
+    "grpo.loss_type": set(LOSS_TYPES),
+    "grpo.report_to": set(REPORT_TO),
+    "cpt.report_to": set(REPORT_TO),
 }
 
 # Keys renamed to TRL's GRPOConfig names (issue 15): an old key in a file or a `--set` is one error
@@ -462,9 +471,9 @@ _RELATIONS: list[tuple[tuple[str, ...], Callable[[Settings], bool], str]] = [
      "cpt.n_embd must be a multiple of cpt.n_head (a from-scratch model splits it into heads)"),
     (("cpt.decay_at", "cpt.decay_to"), lambda s: len(s.cpt.decay_at) == len(s.cpt.decay_to),
      "cpt.decay_at and cpt.decay_to must be lists of the same length"),
-    # Dr. GRPO is both a constant per-output normaliser and no std scaling (pipeline/train/grpo.py)
+    # Dr. GRPO is both a constant per-output normaliser and no std scaling (pipeline/train/settings.py)
     (("grpo.loss_type", "grpo.scale_rewards"),
-     lambda s: s.grpo.loss_type != "dr_grpo" or s.grpo.scale_rewards == "none",
+     lambda s: dr_grpo_consistent(s.grpo.loss_type, s.grpo.scale_rewards),
      "grpo.loss_type dr_grpo is Dr. GRPO, which also drops the std scaling: set grpo.scale_rewards: none"),
     (("evaluate.ks", "evaluate.n_samples"), lambda s: max(s.evaluate.ks, default=0) <= s.evaluate.n_samples,
      "every evaluate.ks must be at most evaluate.n_samples (pass@k draws k of the n samples)"),

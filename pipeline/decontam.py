@@ -777,7 +777,8 @@ class NgramIndex:
             hashes = np.concatenate([f[0] for f in found]) if found else np.empty(0, np.uint64)
             sizes = np.concatenate([f[2] for f in found]) if found else np.empty(0, np.int64)
             ends = np.cumsum(sizes)
-            prose = _prose_counts(hashes)[ends] - _prose_counts(hashes)[ends - sizes]  # prose words per text
+            cumulative = _prose_counts(hashes)
+            prose = cumulative[ends] - cumulative[ends - sizes]  # prose words per text
             tiny = sizes < min_n
             no_prose = ~tiny & (sizes < n) & (prose < min_prose)
             keep = ~tiny & ~no_prose
@@ -882,7 +883,7 @@ def _benchmark_grams(words_hashes: np.ndarray, sizes: np.ndarray, refs: np.ndarr
     """(keys, refs, needs, is-n-gram flags, prefixes) of one benchmark's texts (their word hashes
     one after the other, words per text), each (key, ref) once: all n-grams of a long text (need 0
     with enough prose words, else the run it must lie in), the one whole-text gram of a short text
-    (need 0). `prefixes`: the min_n-gram key of each short text's first min_n words (see `lookup_short`)."""
+    (need 0). `prefixes`: the min_n-gram key of each short text's first min_n words (see `short_starts`)."""
     if not len(sizes):
         return (np.empty(0, np.uint64), np.empty(0, np.int32), np.empty(0, np.uint8), np.empty(0, bool),
                 np.empty(0, np.uint64))

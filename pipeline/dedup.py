@@ -149,28 +149,26 @@ class MinHasher:
             nonempty = [i for i in range(doc, end) if lengths[i]]
             if len(nonempty) == 1 and lengths[nonempty[0]] > _CHUNK_SHINGLES:
                 # one long page: its shingles a block at a time, keeping the running minimum
-                out[nonempty[0]] = self._block_min(hashes[nonempty[0]], a, b)
+                page = hashes[nonempty[0]]
+                best = out[nonempty[0]]
+                for lo in range(0, len(page), _CHUNK_SHINGLES):
+                    np.minimum(best, _permuted(page[lo:lo + _CHUNK_SHINGLES], a, b, block).min(axis=1),
+                               out=best)
             elif nonempty:
-                hv = _fmix32(np.concatenate([hashes[i] for i in nonempty]))
-                # (perm, shingle) layout: the min runs along contiguous rows. uint32 arithmetic
-                # wraps mod 2^32, exactly as datasketch's affine32 scheme.
-                phv = np.multiply(a[:, None], hv[None, :], out=block[:, :len(hv)])
-                phv += b[:, None]
+                phv = _permuted(np.concatenate([hashes[i] for i in nonempty]), a, b, block)
                 starts = np.concatenate(([0], np.cumsum(lengths[nonempty])[:-1]))
                 out[nonempty] = np.minimum.reduceat(phv, starts, axis=1).T
             doc = end
         return out
 
-    @staticmethod
-    def _block_min(shingle_hashes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """The signature of one page with more shingles than a block: memory stays one block."""
-        best = np.full(len(a), _EMPTY, dtype=np.uint32)
-        for lo in range(0, len(shingle_hashes), _CHUNK_SHINGLES):
-            hv = _fmix32(shingle_hashes[lo:lo + _CHUNK_SHINGLES])
-            phv = a[:, None] * hv[None, :]
-            phv += b[:, None]
-            np.minimum(best, phv.min(axis=1), out=best)
-        return best
+
+def _permuted(shingle_hashes: np.ndarray, a: np.ndarray, b: np.ndarray, block: np.ndarray) -> np.ndarray:
+    """The (perm, shingle) matrix a * fmix32(h) + b of at most one block of shingles, in `block`: the
+    min then runs along contiguous rows. uint32 arithmetic wraps mod 2^32, exactly as datasketch's
+    affine32 scheme."""
+    phv = np.multiply(a[:, None], _fmix32(shingle_hashes)[None, :], out=block[:, :len(shingle_hashes)])
+    phv += b[:, None]
+    return phv
 
 
 @lru_cache(maxsize=8)

@@ -39,8 +39,9 @@ independent of row order.
 
 Use from Spark (this module never imports pyspark; `jobs/loop.py` `domain_stats` does the wiring):
 the counts are DataFrame groupBy work in the JVM, per domain and, for the flagged domains only, per
-(host, prefix) over `prefix_rows` (the one place a page's path becomes prefixes, `page_keys`, shared
-with `DomainAccumulator.add`); the flagged domains' stats are then built on the driver by
+(host, prefix) over the partials `partial_prefix_stats` folds each partition into (`page_keys`, the one
+place a page's path becomes prefixes, and `_PrefixCounts.add` are shared with `DomainAccumulator.add`);
+the flagged domains' stats are then built on the driver by
 `stats_from_counts`, which runs the same `finish`. In process, or streaming one domain at a time
 after `repartition(n, "domain").sortWithinPartitions("domain")`::
 
@@ -354,6 +355,13 @@ class _PrefixCounts:
         self.top_recalled = _TopK(k)
         self.top_other = _TopK(k)
 
+    def add(self, url: str, score: float, recalled: bool, matched: bool) -> None:
+        """Count one page under this (host, prefix); score already a float (NaN when missing)."""
+        self.pages += 1
+        self.recalled += recalled
+        self.matched += matched
+        (self.top_recalled if recalled else self.top_other).add(url, score)
+
     def __getstate__(self) -> tuple:
         return self.pages, self.recalled, self.matched, self.top_recalled, self.top_other
 
@@ -395,10 +403,7 @@ def partial_prefix_stats(rows: Iterable[Row], examples: int = DEFAULT_EXAMPLES) 
             counts = keyed.get((domain, name, prefix))
             if counts is None:
                 counts = keyed[(domain, name, prefix)] = _PrefixCounts(examples)
-            counts.pages += 1
-            counts.recalled += recalled
-            counts.matched += matched
-            (counts.top_recalled if recalled else counts.top_other).add(url or "", value)
+            counts.add(url or "", value, recalled, matched)
     for (domain, host, prefix), c in keyed.items():
         best, other = c.top_recalled.examples(), c.top_other.examples()
         yield (domain, host, prefix, c.pages, c.recalled, c.matched, [e.url for e in best],
@@ -462,11 +467,7 @@ class DomainAccumulator:
         self.recalled += recalled
         self.matched += matched
         for key in page_keys(host, path):
-            counts = self._counts(key)
-            counts.pages += 1
-            counts.recalled += recalled
-            counts.matched += matched
-            (counts.top_recalled if recalled else counts.top_other).add(url, value)
+            self._counts(key).add(url, value, recalled, matched)
         self._prune()
         return self
 

@@ -26,6 +26,8 @@ from collections.abc import Callable, Sequence
 from fractions import Fraction
 from pathlib import Path
 
+from pipeline.config import UserError
+
 # ---------------------------------------------------------------------------------------------------
 # pass@k
 
@@ -394,32 +396,43 @@ def _reference(record: dict) -> str | None:
     return _last_boxed(solution) if isinstance(solution, str) else None
 
 
+class ProblemsError(UserError, ValueError):
+    """A problems file no command can use: one line "FILE:LINE: what is wrong" (the CLI prints it)."""
+
+
 def read_problems(path: str) -> list[dict]:
     """GSM8K-style (`question`, `answer` with `#### N`) or MATH-style (`problem`, `solution` with a boxed
     answer, or an explicit `answer`) JSONL -> [{id, question, answer}], answer being the final answer.
-    A broken line or a record without a question or usable answer raises ValueError naming file and line."""
+    A line that is not UTF-8 or not JSON, a record without a question or usable answer, and a file with no
+    problem at all raise ProblemsError naming file and line."""
     problems = []
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, 1):
+    with open(path, "rb") as f:  # decoded line by line, so an undecodable byte names its line
+        for line_no, raw in enumerate(f, 1):
+            where = f"{path}:{line_no}"
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ProblemsError(f"{where}: not UTF-8 text") from None
             if not line.strip():
                 continue
-            where = f"{path}:{line_no}"
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as e:
-                raise ValueError(f"{where}: not JSON ({e.msg})") from None
+                raise ProblemsError(f"{where}: not JSON ({e.msg})") from None
             if not isinstance(record, dict):
-                raise ValueError(f"{where}: not a JSON object")
+                raise ProblemsError(f"{where}: not a JSON object")
             question = record.get("question", record.get("problem"))
             if not isinstance(question, str) or not question.strip():
-                raise ValueError(f"{where}: no `question` or `problem` text")
+                raise ProblemsError(f"{where}: no `question` or `problem` text")
             answer = _reference(record)
             if answer is None or not answer.strip():
-                raise ValueError(f"{where}: no usable answer (`answer` with #### N or a final answer, "
-                                 "or a `solution` with \\boxed{...})")
+                raise ProblemsError(f"{where}: no usable answer (`answer` with #### N or a final answer, "
+                                    "or a `solution` with \\boxed{...})")
             rid = next((record[key] for key in ("id", "unique_id", "idx") if record.get(key) is not None),
                        f"{Path(path).stem}-{line_no}")
             problems.append({"id": str(rid), "question": question, "answer": answer.strip()})
+    if not problems:
+        raise ProblemsError(f"{path}: no problems (an empty JSONL file)")
     return problems
 
 

@@ -68,19 +68,21 @@ import torch
 from pipeline.train import reward as rwd
 from pipeline.train.cpt import progress_line
 from pipeline.train.metrics import MetricsLog
-from pipeline.train.settings import GRPOConfig
+from pipeline.train.settings import (
+    LOSS_TYPES,
+    SCALE_REWARDS,
+    GRPOConfig,
+    dr_grpo_consistent,
+)
 
 RewardFn = Callable[[dict, str], float]
 StepRewardFn = Callable[[dict, list[str]], list[float]]
 
-LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
-SCALE_REWARDS = ("group", "batch", "none")
-
-# Dr. GRPO (arXiv 2503.20783) is two changes to the paper's objective: a constant per-output normaliser
-# AND no division by the group std. TRL keeps them as two knobs; refusing the half combination keeps
-# loss_type "dr_grpo" meaning what the paper means, with one line that says what to set.
+# settings.dr_grpo_consistent refused for a GRPOConfig built in code (pipeline/config.py's message
+# names the config keys)
 DR_GRPO_SCALING = ("loss_type dr_grpo is Dr. GRPO, which also drops the std scaling of rewards: "
                    "set scale_rewards none with it")
+
 
 
 # ---------------------------------------------------------------- advantages
@@ -194,6 +196,12 @@ def find_step_ends(ids: Sequence[int], sep_ids: Collection[int], eos_ids: Collec
     else:
         ends[-1] = n
     return ends
+
+
+def step_texts(tokenizer: Any, ids: Sequence[int], ends: Sequence[int]) -> list[str]:
+    """The text of each step of a response's ids, given its step ends (find_step_ends)."""
+    starts = [0, *ends][:len(ends)]  # no step: no text
+    return [tokenizer.decode(ids[a:b], skip_special_tokens=True) for a, b in zip(starts, ends, strict=True)]
 
 
 def separator_ids(tokenizer: Any, separator: str = "\n") -> set[int]:
@@ -325,7 +333,7 @@ class GRPOTrainer:
             raise ValueError(f"loss_type {cfg.loss_type!r}: one of {', '.join(LOSS_TYPES)}")
         if cfg.scale_rewards not in SCALE_REWARDS:
             raise ValueError(f"scale_rewards {cfg.scale_rewards!r}: one of {', '.join(SCALE_REWARDS)}")
-        if cfg.loss_type == "dr_grpo" and cfg.scale_rewards != "none":
+        if not dr_grpo_consistent(cfg.loss_type, cfg.scale_rewards):
             raise ValueError(DR_GRPO_SCALING)
         if cfg.report_to == "tensorboard" and output_dir is None:
             raise ValueError("report_to tensorboard writes under an output_dir: pass one")
@@ -447,8 +455,7 @@ class GRPOTrainer:
             for i, n in enumerate(ch["lengths"]):
                 ids = ch["seq"][i, ch["start"]:ch["start"] + n].tolist()
                 e = find_step_ends(ids, self.sep_ids, self.eos_ids)
-                items.append((ch["questions"][i], [self.tok.decode(ids[a:b], skip_special_tokens=True)
-                                                   for a, b in zip([0, *e[:-1]], e, strict=True)]))
+                items.append((ch["questions"][i], step_texts(self.tok, ids, e)))
                 ch["step_ends"].append(e)
             if self.prm is not None:  # the same scores as step_rewards, in batches instead of one per output
                 scores = self.prm.score_steps(items)

@@ -42,7 +42,7 @@ import torch
 
 from pipeline.train import reward as rwd
 from pipeline.train.generate import sample_completions
-from pipeline.train.grpo import find_step_ends, separator_ids
+from pipeline.train.grpo import find_step_ends, separator_ids, step_texts
 
 RewardFn = Callable[[dict, str], float]
 RolloutTree = list[list[float]]  # per step, the verifier rewards of the completions continued from it
@@ -69,12 +69,10 @@ def step_labels(tree: Sequence[Sequence[float]], min_share: float = 0.0, soft: b
 
 
 def split_steps(tokenizer: Any, text: str, sep_ids: set[int]) -> list[str]:
-    """The steps of a completion text, split after each separator token as GRPOTrainer.score splits
+    """The steps of a completion text, split after each separator token as GRPOTrainer.reward splits
     sampled ids (so the PRM is trained on the same step boundaries it later scores)."""
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-    ends = find_step_ends(ids, sep_ids)
-    starts = [0, *ends][:len(ends)]  # an empty text has no step
-    return [tokenizer.decode(ids[a:b], skip_special_tokens=True) for a, b in zip(starts, ends, strict=True)]
+    return step_texts(tokenizer, ids, find_step_ends(ids, sep_ids))  # an empty text has no step
 
 
 def build_rollout_trees(policy: Any, tokenizer: Any, solutions: Sequence[tuple[dict, Sequence[str]]],

@@ -46,6 +46,20 @@ class CPTConfig:
         raise ValueError("CPTConfig: set max_steps or max_tokens")
 
 
+# The choices of the GRPO knobs (pipeline/config.py checks files and --set against them, GRPOTrainer a
+# GRPOConfig built in code)
+LOSS_TYPES = ("grpo", "dr_grpo", "dapo", "bnpo")
+SCALE_REWARDS = ("group", "batch", "none")
+REPORT_TO = ("none", "tensorboard")
+
+
+def dr_grpo_consistent(loss_type: str, scale_rewards: str) -> bool:
+    """Dr. GRPO (arXiv 2503.20783) is two changes to the paper's objective: a constant per-output
+    normaliser AND no division by the group std. TRL keeps them as two knobs; refusing the half
+    combination keeps loss_type "dr_grpo" meaning what the paper means."""
+    return loss_type != "dr_grpo" or scale_rewards == "none"
+
+
 @dataclass
 class GRPOConfig:
     """Names follow TRL's GRPOConfig where the concept is the same; the paper's symbol is in the comment."""
